@@ -1,0 +1,82 @@
+"""Settings: one frozen object read from `SITAWARE_*` environment variables or `.env`.
+
+Every component takes a `Settings` instance; tests build one with explicit values.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from sitaware.errors import ConfigError
+
+__all__ = ["Settings", "load_settings", "REPO_ROOT", "DEPLOY_DIR"]
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEPLOY_DIR = REPO_ROOT / "deploy"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="SITAWARE_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    # --- where the services are -------------------------------------------------
+    kafka_bootstrap: str = "127.0.0.1:19092"
+    clickhouse_host: str = "127.0.0.1"
+    clickhouse_port: int = Field(19000, ge=1, le=65535)
+    clickhouse_database: str = Field("sitaware", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+    clickhouse_user: str = "sitaware_writer"
+    clickhouse_password: SecretStr = SecretStr("")
+
+    # --- topics -------------------------------------------------------------------
+    # Prefix for every topic name; empty in production. Tests use it to isolate runs.
+    topic_prefix: str = Field("", pattern=r"^[A-Za-z0-9_.-]{0,32}$")
+    topic_partitions: int = Field(8, ge=1, le=1024)
+    topic_replication: int = Field(1, ge=1, le=16)
+    feed_retention_hours: int = Field(168, ge=1)
+
+    # --- data protection and presentation -----------------------------------------
+    pii_key: SecretStr | None = None
+    locale: Literal["zh-CN", "en"] = "zh-CN"
+
+    # --- local stack (`sitaware stack ...`) ----------------------------------------
+    stack_dir: Path = Path.home() / ".local" / "state" / "sitaware"
+    cache_dir: Path = Path.home() / ".cache" / "sitaware"
+    stack_kafka_port: int = Field(19092, ge=1, le=65535)
+    stack_kafka_controller_port: int = Field(19093, ge=1, le=65535)
+    stack_clickhouse_port: int = Field(19000, ge=1, le=65535)
+    stack_clickhouse_http_port: int = Field(18123, ge=1, le=65535)
+
+    @field_validator("kafka_bootstrap")
+    @classmethod
+    def _bootstrap_has_ports(cls, value: str) -> str:
+        for server in value.split(","):
+            host, sep, port = server.strip().rpartition(":")
+            if not sep or not host or not port.isdigit():
+                raise ValueError(f"expected host:port[,host:port...], got {server!r}")
+        return value
+
+    def topic(self, name: str) -> str:
+        """The real topic name for a contract topic name."""
+        return f"{self.topic_prefix}{name}"
+
+    @cached_property
+    def bootstrap_servers(self) -> list[str]:
+        return [s.strip() for s in self.kafka_bootstrap.split(",")]
+
+
+def load_settings(**overrides) -> Settings:
+    """Read settings; a bad value fails fast with the setting's environment name."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            field = ".".join(str(p) for p in err["loc"]) or "?"
+            problems.append(f"SITAWARE_{field.upper()}: {err['msg']}")
+        raise ConfigError("invalid settings: " + "; ".join(problems)) from None
