@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     clickhouse_database: str = Field("sitaware", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
     clickhouse_user: str = "sitaware_writer"
     clickhouse_password: SecretStr = SecretStr("")
+    # Read-only account for dashboards and the API's queries.
+    clickhouse_reader_user: str = "sitaware_reader"
+    clickhouse_reader_password: SecretStr = SecretStr("")
 
     # --- topics -------------------------------------------------------------------
     # Prefix for every topic name; empty in production. Tests use it to isolate runs.
@@ -51,6 +54,10 @@ class Settings(BaseSettings):
     stack_kafka_controller_port: int = Field(19093, ge=1, le=65535)
     stack_clickhouse_port: int = Field(19000, ge=1, le=65535)
     stack_clickhouse_http_port: int = Field(18123, ge=1, le=65535)
+    stack_java: str = "java"
+    stack_maven: str = "mvn"
+    # A Maven repository (mirror) to fetch the Kafka jars from instead of Maven Central.
+    stack_maven_repository: str | None = None
 
     @field_validator("kafka_bootstrap")
     @classmethod

@@ -1,0 +1,1 @@
+"""ClickHouse: the schema (versioned migrations) and the batching sink."""

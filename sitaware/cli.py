@@ -1,0 +1,116 @@
+"""The `sitaware` command line (CONTRACT.md §7)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from sitaware.errors import SitawareError
+from sitaware.settings import Settings, load_settings
+
+__all__ = ["main"]
+
+
+def _stack(args: argparse.Namespace, settings: Settings) -> int:
+    from sitaware.stack.local import LocalStack
+
+    log = lambda message: print(message, file=sys.stderr)  # noqa: E731 - stdout is for `env`
+    stack = LocalStack(settings, log=log)
+    if args.action == "up":
+        stack.up()
+    elif args.action == "down":
+        stack.down()
+    elif args.action == "status":
+        parts = stack.status()
+        for part in parts:
+            print(part.line())
+        return 0 if all(p.healthy for p in parts) else 1
+    elif args.action == "env":
+        print("\n".join(stack.env_lines()))
+    return 0
+
+
+def _topics(args: argparse.Namespace, settings: Settings) -> int:
+    from kafka import KafkaAdminClient
+
+    from topics.admin import ensure_topics
+    from topics.specs import contract_topics
+
+    admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    try:
+        created = ensure_topics(admin, contract_topics(settings), settings.topic_replication)
+    finally:
+        admin.close()
+    print(f"created {len(created)} topics: {', '.join(created) or '-'}")
+    return 0
+
+
+def _migrate(args: argparse.Namespace, settings: Settings) -> int:
+    from clickhouse_driver import Client
+
+    from sinks.clickhouse.schema import apply_migrations
+
+    client = Client(
+        settings.clickhouse_host,
+        port=settings.clickhouse_port,
+        user=args.user or settings.clickhouse_user,
+        password=args.password if args.password is not None else settings.clickhouse_password.get_secret_value(),
+    )
+    try:
+        applied = apply_migrations(client, settings.clickhouse_database)
+    finally:
+        client.disconnect()
+    print(f"applied migrations: {applied or 'none pending'}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sitaware", description="Situational-awareness backbone for police command centers."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    stack = commands.add_parser("stack", help="local real Kafka and ClickHouse on loopback")
+    stack.add_argument("action", choices=["up", "down", "status", "env"])
+    stack.set_defaults(run=_stack)
+
+    topics = commands.add_parser("topics", help="create the contract's topics on the broker")
+    topics.add_argument("action", choices=["create"])
+    topics.set_defaults(run=_topics)
+
+    migrate = commands.add_parser("migrate", help="apply the ClickHouse schema migrations")
+    migrate.add_argument("--user", help="a ClickHouse user allowed to run DDL")
+    migrate.add_argument("--password")
+    migrate.set_defaults(run=_migrate)
+
+    for register in _optional_commands():
+        register(commands)
+    return parser
+
+
+def _optional_commands():
+    """Commands whose modules register themselves (worker, simulate, tail, ...)."""
+    registrars = []
+    try:
+        from sitaware.simulator.cli import register as simulate
+    except ImportError:
+        pass
+    else:
+        registrars.append(simulate)
+    return registrars
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+        return args.run(args, settings)
+    except SitawareError as exc:
+        print(f"sitaware: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

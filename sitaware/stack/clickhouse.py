@@ -1,0 +1,132 @@
+"""The local ClickHouse server: Debian's package, run as the stack's own process."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import time
+
+from sitaware.errors import StackError
+from sitaware.settings import DEPLOY_DIR, Settings
+from sitaware.stack.process import ServiceProcess, require_free_port
+from sitaware.stack.secrets import StackSecrets
+
+__all__ = ["ClickHouseServer", "SERVER_BINARIES"]
+
+SERVER_BINARIES = ("/usr/bin/clickhouse-server", "/usr/sbin/clickhouse-server", "/usr/bin/clickhouse")
+PACKAGES = ["clickhouse-server", "clickhouse-client"]
+
+
+def _sha256(password: str) -> str:
+    return hashlib.sha256(password.encode()).hexdigest()
+
+
+class ClickHouseServer:
+    def __init__(self, settings: Settings, secrets: StackSecrets):
+        self.settings = settings
+        self.secrets = secrets
+        self.workdir = settings.stack_dir / "clickhouse"
+        self.process = ServiceProcess("clickhouse", self.workdir)
+
+    # --- install --------------------------------------------------------------------
+    @staticmethod
+    def binary() -> str | None:
+        return next((b for b in SERVER_BINARIES if os.access(b, os.X_OK)), None)
+
+    def ensure_installed(self) -> bool:
+        """Install Debian's clickhouse-server when absent; True if it installed it."""
+        if self.binary():
+            return False
+        if shutil.which("apt-get") is None:
+            raise StackError("ClickHouse is not installed and apt-get is not available to install it")
+        if os.geteuid() != 0:
+            raise StackError(
+                "ClickHouse is not installed; installing it needs root: "
+                "sudo apt-get install clickhouse-server clickhouse-client"
+            )
+        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+        for argv in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", *PACKAGES]):
+            proc = subprocess.run(argv, capture_output=True, text=True, env=env)
+            if proc.returncode != 0:
+                tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
+                raise StackError(
+                    f"could not install ClickHouse from Debian's packages ({' '.join(argv)}): "
+                    + " | ".join(tail)
+                )
+        if not self.binary():
+            raise StackError("apt-get installed ClickHouse but no server binary was found")
+        return True
+
+    # --- run ------------------------------------------------------------------------
+    def _write_config(self) -> str:
+        for sub in ("data", "log"):
+            (self.workdir / sub).mkdir(parents=True, exist_ok=True)
+        values = {
+            "workdir": self.workdir,
+            "port": self.settings.stack_clickhouse_port,
+            "http_port": self.settings.stack_clickhouse_http_port,
+            "database": self.settings.clickhouse_database,
+            "admin_sha256": _sha256(self.secrets.clickhouse_admin_password),
+            "writer_sha256": _sha256(self.secrets.clickhouse_writer_password),
+            "reader_sha256": _sha256(self.secrets.clickhouse_reader_password),
+        }
+        for name in ("config.xml", "users.xml"):
+            template = (DEPLOY_DIR / "clickhouse" / f"{name}.template").read_text()
+            target = self.workdir / name
+            target.write_text(template.format(**values))
+            target.chmod(0o600)  # holds password hashes
+        return str(self.workdir / "config.xml")
+
+    def start(self) -> None:
+        if self.process.pid() is not None:
+            return
+        binary = self.binary()
+        if binary is None:
+            raise StackError("ClickHouse server binary not found (run `sitaware stack up`)")
+        require_free_port(self.settings.stack_clickhouse_port, "ClickHouse (native)", "SITAWARE_STACK_CLICKHOUSE_PORT")
+        require_free_port(self.settings.stack_clickhouse_http_port, "ClickHouse (HTTP)", "SITAWARE_STACK_CLICKHOUSE_HTTP_PORT")
+        config = self._write_config()
+        argv = [binary] + (["server"] if binary.endswith("/clickhouse") else [])
+        self.process.start(argv + [f"--config-file={config}"])
+
+    def admin_client(self):
+        from clickhouse_driver import Client
+
+        return Client(
+            "127.0.0.1",
+            port=self.settings.stack_clickhouse_port,
+            user="default",
+            password=self.secrets.clickhouse_admin_password,
+            connect_timeout=3,
+            send_receive_timeout=30,
+        )
+
+    def healthy(self) -> bool:
+        from clickhouse_driver.errors import Error as ClickHouseError
+
+        client = self.admin_client()
+        try:
+            return client.execute("SELECT 1") == [(1,)]
+        except (ClickHouseError, OSError, EOFError):
+            return False
+        finally:
+            client.disconnect()
+
+    def wait_healthy(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.healthy():
+                return
+            died = self.process.exited_early()
+            if died is not None:
+                raise StackError(f"ClickHouse exited during start-up:\n{died}")
+            time.sleep(0.3)
+        raise StackError(
+            f"ClickHouse did not answer SELECT 1 within {timeout:.0f}s "
+            f"(log: {self.workdir / 'log' / 'error.log'})"
+        )
+
+    def stop(self) -> bool:
+        return self.process.stop(timeout=30)

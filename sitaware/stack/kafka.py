@@ -1,0 +1,178 @@
+"""The local Apache Kafka broker: jars from Maven Central, single-node KRaft on loopback."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+from sitaware.errors import StackError
+from sitaware.settings import DEPLOY_DIR, Settings
+from sitaware.stack.process import ServiceProcess, require_free_port
+
+__all__ = ["KafkaBroker", "kafka_version"]
+
+POM = DEPLOY_DIR / "kafka" / "pom.xml"
+LOG4J = DEPLOY_DIR / "kafka" / "log4j2.properties"
+SERVER_TEMPLATE = DEPLOY_DIR / "kafka" / "server.properties.template"
+
+
+def kafka_version() -> str:
+    match = re.search(r"<kafka\.version>([^<]+)</kafka\.version>", POM.read_text())
+    if not match:
+        raise StackError(f"{POM} does not pin <kafka.version>")
+    return match.group(1)
+
+
+class KafkaBroker:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.workdir = settings.stack_dir / "kafka"
+        self.log_dir = self.workdir / "data"
+        self.process = ServiceProcess("kafka", self.workdir)
+        self.libs = settings.cache_dir / f"kafka-{kafka_version()}" / "libs"
+
+    # --- install --------------------------------------------------------------------
+    def ensure_jars(self) -> bool:
+        """Gather the broker jars once; returns True if it downloaded anything."""
+        marker = self.libs / ".complete"
+        if marker.exists():
+            return False
+        self._require_java()
+        maven = shutil.which(self.settings.stack_maven)
+        if maven is None:
+            raise StackError(
+                f"Maven ({self.settings.stack_maven!r}) is not on PATH: it is needed once to "
+                "fetch the Kafka jars from Maven Central (apt-get install maven, or set "
+                "SITAWARE_STACK_MAVEN)"
+            )
+        self.libs.mkdir(parents=True, exist_ok=True)
+        argv = [
+            maven, "-B", "-q", "-f", str(POM),
+            "dependency:copy-dependencies",
+            "-DincludeScope=runtime",
+            f"-DoutputDirectory={self.libs}",
+        ]
+        if self.settings.stack_maven_repository:
+            argv += ["-s", str(self._mirror_settings(self.settings.stack_maven_repository))]
+        proc = subprocess.run(argv, capture_output=True, text=True)
+        if proc.returncode != 0:
+            where = self.settings.stack_maven_repository or "Maven Central"
+            detail = _maven_error(proc.stdout + proc.stderr)
+            raise StackError(
+                f"could not download the Kafka {kafka_version()} jars from {where}: {detail}"
+            )
+        marker.write_text(kafka_version())
+        return True
+
+    def _mirror_settings(self, url: str) -> Path:
+        path = self.settings.cache_dir / "maven-mirror-settings.xml"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(
+            "<settings><mirrors><mirror><id>sitaware-mirror</id><mirrorOf>*</mirrorOf>"
+            f"<url>{url}</url></mirror></mirrors></settings>\n"
+        )
+        return path
+
+    def _require_java(self) -> str:
+        java = shutil.which(self.settings.stack_java)
+        if java is None:
+            raise StackError(
+                f"Java ({self.settings.stack_java!r}) was not found: the Kafka broker needs a "
+                "Java 17+ runtime (apt-get install openjdk-17-jre-headless, or set "
+                "SITAWARE_STACK_JAVA to the java binary)"
+            )
+        return java
+
+    # --- run ------------------------------------------------------------------------
+    def _java(self, main_class: str, *args: str, heap: bool = False) -> list[str]:
+        argv = [self._require_java()]
+        if heap:
+            argv += ["-Xms256m", "-Xmx1g", "-XX:+UseG1GC"]
+        argv += [
+            f"-Dlog4j2.configurationFile={LOG4J}",
+            f"-Dkafka.logs.dir={self.workdir}",
+            "-cp", f"{self.libs}/*", main_class, *args,
+        ]
+        return argv
+
+    def _write_config(self) -> Path:
+        config = self.workdir / "server.properties"
+        config.write_text(
+            SERVER_TEMPLATE.read_text().format(
+                port=self.settings.stack_kafka_port,
+                controller_port=self.settings.stack_kafka_controller_port,
+                log_dir=self.log_dir,
+            )
+        )
+        return config
+
+    def _format_storage_once(self, config: Path) -> None:
+        if (self.log_dir / "meta.properties").exists():
+            return
+        cluster_id = self._run_tool("kafka.tools.StorageTool", "random-uuid").split()[-1]
+        self._run_tool("kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config))
+
+    def _run_tool(self, main_class: str, *args: str) -> str:
+        proc = subprocess.run(self._java(main_class, *args), capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise StackError(f"{main_class} {args[0]} failed: {proc.stderr.strip()[-500:]}")
+        return proc.stdout.strip()
+
+    def start(self) -> None:
+        if self.process.pid() is not None:
+            return
+        require_free_port(self.settings.stack_kafka_port, "the Kafka broker", "SITAWARE_STACK_KAFKA_PORT")
+        require_free_port(
+            self.settings.stack_kafka_controller_port,
+            "the Kafka controller",
+            "SITAWARE_STACK_KAFKA_CONTROLLER_PORT",
+        )
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        config = self._write_config()
+        self._format_storage_once(config)
+        self.process.start(self._java("kafka.Kafka", str(config), heap=True))
+
+    def wait_healthy(self, timeout: float = 90.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.healthy():
+                return
+            died = self.process.exited_early()
+            if died is not None:
+                raise StackError(f"the Kafka broker exited during start-up:\n{died}")
+            time.sleep(0.5)
+        raise StackError(
+            f"the Kafka broker did not answer a metadata request within {timeout:.0f}s "
+            f"(log: {self.workdir / 'server.log'})"
+        )
+
+    def healthy(self) -> bool:
+        """Up means a metadata request to the broker succeeds."""
+        from kafka import KafkaAdminClient
+        from kafka.errors import KafkaError
+
+        try:
+            admin = KafkaAdminClient(
+                bootstrap_servers=f"127.0.0.1:{self.settings.stack_kafka_port}",
+                request_timeout_ms=3000,
+            )
+        except (KafkaError, OSError, ValueError):
+            return False
+        try:
+            return bool(admin.describe_cluster().get("brokers"))
+        except (KafkaError, OSError):
+            return False
+        finally:
+            admin.close()
+
+    def stop(self) -> bool:
+        return self.process.stop(timeout=60)
+
+
+def _maven_error(output: str) -> str:
+    errors = [line for line in output.splitlines() if "[ERROR]" in line]
+    text = errors[0] if errors else output.strip().splitlines()[-1] if output.strip() else ""
+    return text.replace("[ERROR]", "").strip()[:400] or "mvn failed without a message"
