@@ -64,6 +64,17 @@ def _migrate(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _demo(args: argparse.Namespace, settings: Settings) -> int:
+    from sitaware.smoke import smoke_round_trip
+    from sitaware.stack.local import LocalStack
+
+    stack = LocalStack(settings, log=print)
+    stack.up()
+    service = stack.service_settings()
+    smoke_round_trip(service, service.clickhouse_reader_password.get_secret_value())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sitaware", description="Situational-awareness backbone for police command centers."
@@ -82,6 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
     migrate.add_argument("--user", help="a ClickHouse user allowed to run DDL")
     migrate.add_argument("--password")
     migrate.set_defaults(run=_migrate)
+
+    demo = commands.add_parser("demo", help="the main job: stack, worker, simulated city, live view")
+    demo.set_defaults(run=_demo)
 
     for register in _optional_commands():
         register(commands)

@@ -28,17 +28,21 @@ def ensure_topics(admin: KafkaAdminClient, specs: list[TopicSpec], replication: 
 
 
 def describe_topics(admin: KafkaAdminClient, names: list[str]) -> dict[str, dict]:
-    """{topic: {"partitions": n, "configs": {...}}} for the named topics that exist."""
-    meta = {t["topic"]: t for t in admin.describe_topics(names) if not t.get("error_code")}
-    resources = [ConfigResource(ConfigResourceType.TOPIC, name) for name in meta]
-    configs: dict[str, dict[str, str]] = {}
-    if resources:
-        for response in admin.describe_configs(resources):
-            for result in response.resources:
-                # (error_code, error_message, resource_type, resource_name, entries)
-                name, entries = result[3], result[4]
-                configs[name] = {e[0]: e[1] for e in entries}
+    """{topic: {"partitions": n, "configs": {...}}} for the named topics that exist.
+
+    Written against kafka-python 3.0's admin answers (dicts keyed by topic name).
+    """
+    existing = set(admin.list_topics())
+    wanted = [n for n in names if n in existing]
+    if not wanted:
+        return {}
+    meta = {t["name"]: t for t in admin.describe_topics(wanted) if not t.get("error_code")}
+    answer = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, n) for n in meta])
+    configs = answer.get("topic", {})
     return {
-        name: {"partitions": len(t["partitions"]), "configs": configs.get(name, {})}
+        name: {
+            "partitions": len(t["partitions"]),
+            "configs": {k: v["value"] for k, v in configs.get(name, {}).items()},
+        }
         for name, t in meta.items()
     }

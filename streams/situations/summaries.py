@@ -1,0 +1,71 @@
+"""The one-sentence summaries of every situation type, zh-CN by default, English for "en".
+
+All templates live here so wording stays consistent across types. Templates take only
+ids and figures: never an address, a free-text alarm summary or a caller phone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+__all__ = ["TEMPLATES", "summarize"]
+
+TEMPLATES: dict[str, dict[str, str]] = {
+    "alarm_hotspot": {
+        "zh-CN": "网格 {cell} 在 {window_min:g} 分钟内收到 {count:g} 起警情，形成警情热点。",
+        "en": "Cell {cell} received {count:g} alarms within {window_min:g} minutes: an alarm hotspot.",
+    },
+    "crowd_gathering": {
+        "zh-CN": "网格 {cell} 在 {window_min:g} 分钟内收到 {count:g} 起纠纷或聚集类警情，疑似人员聚集。",
+        "en": (
+            "Cell {cell} received {count:g} dispute or gathering alarms within "
+            "{window_min:g} minutes: a possible crowd gathering."
+        ),
+    },
+    "dispatch_recommendation": {
+        "zh-CN": "警情 {alarm_id} 建议派遣 {units}，最近警力距现场 {distance_km:.2f} 公里，预计 {eta_min:.1f} 分钟到达。",
+        "en": (
+            "For alarm {alarm_id}, dispatch {units}; the nearest is {distance_km:.2f} km "
+            "away, about {eta_min:.1f} minutes."
+        ),
+    },
+    "coverage_gap": {
+        "zh-CN": "警情 {alarm_id} 现场 {radius_km:g} 公里内无可用警力，附近有 {auxiliary:g} 名辅助力量。",
+        "en": (
+            "No available police unit within {radius_km:g} km of alarm {alarm_id}; "
+            "{auxiliary:g} auxiliary units are nearby."
+        ),
+    },
+    "response_overdue": {
+        "zh-CN": "{priority:g} 级警情 {alarm_id} 超过 {sla_min:g} 分钟响应时限仍无警力到场。",
+        "en": "Priority {priority:g} alarm {alarm_id} has no unit on scene after its {sla_min:g}-minute limit.",
+    },
+    "arrival_detected": {
+        "zh-CN": "{unit_id} 已到达警情 {alarm_id} 现场，响应用时 {response_min:.1f} 分钟。",
+        "en": "Unit {unit_id} reached the scene of alarm {alarm_id} after {response_min:.1f} minutes.",
+    },
+    "arrival_mismatch": {
+        "zh-CN": "{unit_id} 上报到达警情 {alarm_id}，但其定位距现场 {distance_km:.2f} 公里。",
+        "en": (
+            "Unit {unit_id} reported arrival at alarm {alarm_id} but its position is "
+            "{distance_km:.2f} km from the scene."
+        ),
+    },
+    "unit_offline": {
+        "zh-CN": "{unit_id} 已 {silence_min:g} 分钟未回传定位。",
+        "en": "Unit {unit_id} has sent no position for {silence_min:g} minutes.",
+    },
+}
+
+_LIST_SEPARATOR = {"zh-CN": "、", "en": ", "}
+
+
+def summarize(type_: str, locale: str = "zh-CN", **fields: object) -> str:
+    """One sentence for a situation; any locale other than "en" gives zh-CN."""
+    lang = "en" if locale == "en" else "zh-CN"
+    values = {
+        name: _LIST_SEPARATOR[lang].join(value) if isinstance(value, Sequence)
+        and not isinstance(value, str) else value
+        for name, value in fields.items()
+    }
+    return TEMPLATES[type_][lang].format(**values)
