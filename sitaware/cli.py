@@ -105,6 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
 def _optional_commands():
     """Commands whose modules register themselves (worker, simulate, tail, ...)."""
     registrars = []
+    from streams.worker import register as worker
+
+    registrars.append(worker)
     try:
         from sitaware.simulator.cli import register as simulate
     except ImportError:

@@ -47,6 +47,11 @@ class Settings(BaseSettings):
     pii_key: SecretStr | None = None
     locale: Literal["zh-CN", "en"] = "zh-CN"
 
+    # --- worker ------------------------------------------------------------------
+    # The worker's HTTP server (/health, /metrics). 0.0.0.0 in containers.
+    worker_web_bind: str = "127.0.0.1"
+    worker_web_port: int = Field(6066, ge=1, le=65535)
+
     # --- local stack (`sitaware stack ...`) ----------------------------------------
     stack_dir: Path = Path.home() / ".local" / "state" / "sitaware"
     cache_dir: Path = Path.home() / ".cache" / "sitaware"

@@ -31,6 +31,7 @@ __all__ = [
     "make_situation",
     "replay",
     "stamp",
+    "tick_cause",
 ]
 
 LATENESS = timedelta(minutes=10)  # contract §1: default allowed lateness
@@ -59,6 +60,11 @@ def event_id(type_: str, *parts: str | datetime) -> str:
     """Deterministic id of one occurrence: the same parts give the same id on every replay."""
     text = "|".join(stamp(p) if isinstance(p, datetime) else str(p) for p in parts)
     return f"{type_}:{hashlib.sha256(text.encode()).hexdigest()[:24]}"
+
+
+def tick_cause(stream_time: datetime) -> str:
+    """Cause key of a timer check: re-running the check at the same stream time re-sends."""
+    return f"tick:{stamp(stream_time)}"
 
 
 def alarm_cell(alarm: Alarm) -> str:

@@ -33,7 +33,7 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "zh-CN": "警情 {alarm_id} 现场 {radius_km:g} 公里内无可用警力，附近有 {auxiliary:g} 名辅助力量。",
         "en": (
             "No available police unit within {radius_km:g} km of alarm {alarm_id}; "
-            "{auxiliary:g} auxiliary units are nearby."
+            "auxiliary units nearby: {auxiliary:g}."
         ),
     },
     "response_overdue": {

@@ -1,0 +1,12 @@
+"""Faust agents: they move records and keep state; the situation models decide."""
+
+from __future__ import annotations
+
+__all__ = ["register"]
+
+
+def register(pipeline) -> None:
+    from streams.agents import alarms, cells, clickhouse_rows
+
+    for module in (alarms, cells, clickhouse_rows):
+        module.register(pipeline)

@@ -1,0 +1,79 @@
+"""Cell agent: per geohash-6 cell — alarm hotspots, crowd gatherings and `alarm_counts_1m`.
+
+Input is `<app>-alarms-by-cell` (received alarms keyed by cell), so every table here is
+keyed by cell and co-partitioned with it. Counts are exact under re-delivery because each
+(minute, cell, district, category, priority) key remembers the alarm ids it counted, and
+the row written carries the absolute count, which is also its ReplacingMergeTree version.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import orjson
+
+from streams.situations import alarm_hotspot, crowd_gathering
+from streams.situations._cell_burst import CellBurst
+from topics.records import Alarm
+
+__all__ = ["register", "count_alarm"]
+
+_RULES = (
+    ("hotspot", alarm_hotspot, alarm_hotspot.AlarmHotspotParams()),
+    ("crowd", crowd_gathering, crowd_gathering.CrowdGatheringParams()),
+)
+
+
+def minute_of(ts: datetime) -> datetime:
+    return ts.astimezone(timezone.utc).replace(second=0, microsecond=0)
+
+
+def count_alarm(counts: dict, alarm: Alarm, cell: str, horizon: datetime) -> tuple[dict, dict | None]:
+    """Add one received alarm to the cell's per-minute counts; return (counts, row or None).
+
+    `counts` maps "minute|district|category|priority" to the sorted alarm ids counted there.
+    Minutes before `horizon` are dropped: records for them are already late.
+    """
+    minute = minute_of(alarm.ts)
+    key = "|".join((minute.isoformat(), alarm.district or "", alarm.category, str(alarm.priority)))
+    ids = counts.get(key, [])
+    kept = {k: v for k, v in counts.items() if datetime.fromisoformat(k.split("|", 1)[0]) >= horizon}
+    if alarm.alarm_id in ids:
+        kept[key] = ids
+        return kept, None
+    kept[key] = sorted([*ids, alarm.alarm_id])
+    row = {
+        "minute": minute.isoformat(), "cell": cell, "district": alarm.district or "",
+        "category": alarm.category, "priority": alarm.priority, "alarms": len(kept[key]),
+    }
+    return kept, row
+
+
+def register(pipeline) -> None:
+    app = pipeline.app
+    bursts = pipeline.table("cell-bursts")
+    counts = pipeline.table("alarm-counts")
+    locale = pipeline.settings.locale
+
+    @app.agent(pipeline.alarms_by_cell, name="cells")
+    async def cell_agent(stream):
+        async for event in stream.events():
+            try:
+                cell = event.message.key.decode()
+                alarm = Alarm.model_validate_json(event.message.value)
+                now = datetime.now(timezone.utc)
+                for prefix, model, params in _RULES:
+                    stored = bursts[f"{prefix}:{cell}"]
+                    state = CellBurst.model_validate(stored) if stored else None
+                    state, situations = model.apply_alarm(state, alarm, params, now, locale=locale)
+                    if state is not None:
+                        bursts[f"{prefix}:{cell}"] = state.model_dump(mode="json")
+                    await pipeline.emit(situations)
+                stream_time = pipeline.clock.now() or alarm.ts
+                horizon = minute_of(stream_time - 2 * pipeline.lateness - timedelta(minutes=1))
+                new_counts, row = count_alarm(counts[cell] or {}, alarm, cell, horizon)
+                counts[cell] = new_counts
+                if row is not None:
+                    await pipeline.row("alarm_counts_1m", row)
+            except Exception as exc:
+                await pipeline.failed(event, exc)

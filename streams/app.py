@@ -1,0 +1,155 @@
+"""The Faust application: topics, tables and the shared services every agent uses.
+
+Co-partitioning plan (README "Architecture"): every topic below has
+`SITAWARE_TOPIC_PARTITIONS` partitions and every table lives with the agent whose input is
+keyed like the table:
+
+    alarms (key alarm_id) + <app>-alarm-signals (ticks)   -> alarm agent, table alarm-lifecycle
+    <app>-alarms-by-cell (key cell)                        -> cell agent, tables cell-bursts, alarm-counts
+    <app>-clickhouse-rows (key row identity)               -> ClickHouse sink agent (no table)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+import faust
+import orjson
+
+from sitaware.settings import Settings
+from streams.clock import StreamClock
+from streams.deadletters import reject
+from streams.metrics import RECORDS_IN, SITUATIONS
+from topics import specs
+from topics.codec import Decoded, Rejection, decode_record
+from topics.records import Situation
+
+__all__ = ["Pipeline", "create_pipeline"]
+
+ALLOWED_LATENESS = timedelta(minutes=10)
+
+
+@dataclass
+class Pipeline:
+    """The app plus what agents share. Agents are registered by `streams.agents.register`."""
+
+    settings: Settings
+    app: faust.App
+    clock: StreamClock = field(default_factory=StreamClock)
+    lateness: timedelta = ALLOWED_LATENESS
+
+    def __post_init__(self) -> None:
+        s, app = self.settings, self.app
+        n = s.topic_partitions
+        self.alarms = app.topic(s.topic(specs.ALARMS), partitions=n)
+        self.situations = app.topic(s.topic(specs.SITUATIONS), partitions=n)
+        self.dead_letters = app.topic(s.topic(specs.DEAD_LETTERS), partitions=n)
+        self.late_events = app.topic(s.topic(specs.LATE_EVENTS), partitions=n)
+        self.alarm_signals = self.internal_topic("alarm-signals")
+        self.alarms_by_cell = self.internal_topic("alarms-by-cell")
+        self.clickhouse_rows = self.internal_topic("clickhouse-rows")
+
+    def internal_topic(self, name: str) -> faust.TopicT:
+        return self.app.topic(
+            f"{self.app.conf.id}-{name}",
+            partitions=self.settings.topic_partitions,
+            internal=True,
+            retention=timedelta(days=7),
+        )
+
+    def table(self, name: str) -> faust.Table:
+        return self.app.Table(
+            name, default=lambda: None, partitions=self.settings.topic_partitions,
+            schema=faust.Schema(key_type=str, key_serializer="raw", value_serializer="json"),
+        )
+
+    # --- what every agent does with an input record --------------------------------
+    async def admit(self, event: faust.types.EventT, feed: str, model) -> object | None:
+        """Decode, validate and check lateness; a rejected record goes to its topic."""
+        message = event.message
+        RECORDS_IN.labels(message.topic).inc()
+        decoded: Decoded = decode_record(message.value, model)
+        if decoded.rejection is not None:
+            await reject(self.dead_letters, self.late_events, event, decoded.rejection)
+            return None
+        record = decoded.record
+        if self.clock.is_late(record.ts, self.lateness):
+            await reject(self.dead_letters, self.late_events, event, Rejection(
+                "late", "LateRecord", f"ts is more than {self.lateness} behind stream time"))
+            return None
+        self.clock.observe(feed, message.partition, record.ts)
+        return record
+
+    async def failed(self, event: faust.types.EventT, exc: Exception) -> None:
+        """A record whose processing raised: dead-letter it (stage process) and go on."""
+        app_log = self.app.log
+        app_log.exception("processing %s[%s]@%s failed", event.message.topic,
+                          event.message.partition, event.message.offset)
+        await reject(self.dead_letters, self.late_events, event,
+                     Rejection("process", type(exc).__name__, "processing failed; see worker log"))
+
+    async def emit(self, situations: list[Situation]) -> None:
+        for situation in situations:
+            SITUATIONS.labels(situation.type).inc()
+            value = orjson.dumps(situation.model_dump(mode="json"))
+            await self.situations.send(key=situation.event_id.encode(), value=value)
+            await self.row("situations", situation_row(situation))
+
+    async def row(self, table: str, row: dict) -> None:
+        from sinks.clickhouse.tables import TABLES
+
+        key = "|".join(str(v) for v in TABLES[table].identity(row)).encode()
+        await self.clickhouse_rows.send(key=key, value=orjson.dumps({"table": table, "row": row}))
+
+
+def situation_row(situation: Situation) -> dict:
+    data = situation.model_dump(mode="json")
+    return {
+        **{k: data.get(k) for k in ("event_id", "type", "severity", "event_time", "detected_at",
+                                     "window_start", "window_end", "lat", "lon", "model_version")},
+        **{k: data.get(k) or "" for k in ("cell", "district", "subject", "summary")},
+        "metrics": orjson.dumps(data["metrics"]).decode(),
+        "evidence": orjson.dumps(data["evidence"]).decode(),
+    }
+
+
+def create_pipeline(
+    settings: Settings,
+    *,
+    datadir: Path | None = None,
+    web_port: int | None = None,
+    store: str = "rocksdb://",
+    web_enabled: bool = True,
+) -> Pipeline:
+    app_id = f"{settings.topic_prefix}sitaware"
+    datadir = datadir or settings.stack_dir / "worker" / app_id
+    datadir.mkdir(parents=True, exist_ok=True)
+    app = faust.App(
+        app_id,
+        broker=[f"kafka://{server}" for server in settings.bootstrap_servers],
+        store=store,
+        datadir=str(datadir),
+        topic_partitions=settings.topic_partitions,
+        topic_replication_factor=settings.topic_replication,
+        key_serializer="raw",
+        value_serializer="raw",
+        processing_guarantee="at_least_once",
+        consumer_auto_offset_reset="earliest",
+        web_enabled=web_enabled,
+        web_port=web_port or settings.worker_web_port,
+        web_bind=settings.worker_web_bind,
+        web_host=settings.worker_web_bind,
+        web_tables_enabled=False,  # the built-in /table view would expose state
+        broker_commit_interval=1.0,
+        topic_allow_declare=True,
+        autodiscover=False,
+    )
+    pipeline = Pipeline(settings=settings, app=app)
+    from streams.agents import register
+    from streams.web import register_pages
+
+    register(pipeline)
+    register_pages(pipeline)
+    return pipeline

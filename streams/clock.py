@@ -1,0 +1,72 @@
+"""Stream time: the event-time watermark every lateness and deadline is judged on (contract §1).
+
+For each input feed the watermark is the smallest, over the feed's *active* partitions, of
+the largest event `ts` seen on that partition — a partition that is consumed faster (e.g.
+during a replay) never makes its siblings' records late. The pipeline's stream time is the
+smallest feed watermark among active feeds. A partition or feed with no record for
+`idle_after` of wall time stops holding stream time back; when every feed is idle, stream
+time advances with the wall clock from where it stood, so timers still fire in a quiet city.
+Stream time never goes backwards.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta, timezone
+from typing import Callable
+
+__all__ = ["StreamClock"]
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+class StreamClock:
+    def __init__(self, idle_after: timedelta = timedelta(seconds=30), wall: Callable[[], float] = time.time):
+        self.idle_after_s = idle_after.total_seconds()
+        self.wall = wall
+        # (feed, partition) -> [max event ts (epoch s), wall time last seen]
+        self._partitions: dict[tuple[str, int], list[float]] = {}
+        self._stream_s: float | None = None
+        self._anchor: tuple[float, float] | None = None  # (stream s, wall s) when all went idle
+
+    def observe(self, feed: str, partition: int, ts: datetime) -> None:
+        event_s = ts.timestamp()
+        entry = self._partitions.get((feed, partition))
+        if entry is None:
+            self._partitions[(feed, partition)] = [event_s, self.wall()]
+        else:
+            entry[0] = max(entry[0], event_s)
+            entry[1] = self.wall()
+
+    def forget(self, feed: str, partition: int) -> None:
+        """A partition was revoked from this worker: it no longer holds stream time."""
+        self._partitions.pop((feed, partition), None)
+
+    def now(self) -> datetime | None:
+        """Current stream time, or None before any record was seen."""
+        wall_now = self.wall()
+        feeds: dict[str, float] = {}
+        for (feed, _), (max_s, seen_wall) in self._partitions.items():
+            if wall_now - seen_wall < self.idle_after_s:
+                feeds[feed] = min(feeds.get(feed, max_s), max_s)
+        if feeds:
+            candidate = min(feeds.values())
+            self._anchor = None
+        elif self._partitions:
+            # Everything idle: advance with the wall clock from the last stream time.
+            if self._anchor is None:
+                start = self._stream_s if self._stream_s is not None else max(
+                    m for m, _ in self._partitions.values()
+                )
+                last_seen = max(w for _, w in self._partitions.values())
+                self._anchor = (start, last_seen + self.idle_after_s)
+            stream_at_idle, idle_since = self._anchor
+            candidate = stream_at_idle + max(0.0, wall_now - idle_since)
+        else:
+            return None
+        self._stream_s = candidate if self._stream_s is None else max(self._stream_s, candidate)
+        return _EPOCH + timedelta(seconds=self._stream_s)
+
+    def is_late(self, ts: datetime, allowed_lateness: timedelta) -> bool:
+        stream_time = self.now()
+        return stream_time is not None and ts < stream_time - allowed_lateness

@@ -1,0 +1,32 @@
+"""Prometheus metrics of a worker, defined once at module level with a few fixed labels."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+__all__ = [
+    "RECORDS_IN",
+    "DEAD_LETTERS",
+    "LATE_RECORDS",
+    "SITUATIONS",
+    "SINK_ROWS",
+    "SINK_BATCHES",
+    "SINK_ERRORS",
+    "SINK_LATENCY",
+    "CONSUMER_LAG",
+    "STREAM_TIME_BEHIND",
+]
+
+RECORDS_IN = Counter("sitaware_records_in_total", "Input records consumed", ["topic"])
+DEAD_LETTERS = Counter("sitaware_dead_letters_total", "Records sent to dead-letters", ["topic", "stage"])
+LATE_RECORDS = Counter("sitaware_late_records_total", "Records beyond the allowed lateness", ["topic"])
+SITUATIONS = Counter("sitaware_situations_total", "Situations emitted", ["type"])
+SINK_ROWS = Counter("sitaware_sink_rows_total", "Rows written to ClickHouse", ["table"])
+SINK_BATCHES = Counter("sitaware_sink_batches_total", "Insert batches written to ClickHouse", ["table"])
+SINK_ERRORS = Counter("sitaware_sink_errors_total", "Failed ClickHouse inserts (retried)", ["table", "kind"])
+SINK_LATENCY = Histogram(
+    "sitaware_sink_insert_seconds", "ClickHouse insert latency", ["table"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+CONSUMER_LAG = Gauge("sitaware_consumer_lag", "End offset minus committed offset", ["topic", "partition"])
+STREAM_TIME_BEHIND = Gauge("sitaware_stream_time_behind_seconds", "Wall clock minus stream time")

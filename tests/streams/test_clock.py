@@ -1,0 +1,53 @@
+from datetime import datetime, timedelta, timezone
+
+from streams.clock import StreamClock
+
+T0 = datetime(2026, 3, 2, 0, 0, tzinfo=timezone.utc)
+
+
+class FakeWall:
+    def __init__(self):
+        self.t = 1000.0
+
+    def __call__(self):
+        return self.t
+
+
+def test_stream_time_is_min_over_active_feeds_and_partitions():
+    wall = FakeWall()
+    clock = StreamClock(wall=wall)
+    assert clock.now() is None
+    clock.observe("alarms", 0, T0 + timedelta(minutes=5))
+    clock.observe("gps", 0, T0 + timedelta(minutes=9))
+    clock.observe("gps", 1, T0 + timedelta(minutes=7))
+    assert clock.now() == T0 + timedelta(minutes=5)
+    # A feed consumed faster does not make the slower feed's records late.
+    assert not clock.is_late(T0, timedelta(minutes=10))
+    clock.observe("alarms", 0, T0 + timedelta(minutes=20))
+    assert clock.now() == T0 + timedelta(minutes=7)  # gps partition 1 holds it back
+
+
+def test_idle_partition_releases_and_idle_city_advances_with_wall_clock():
+    wall = FakeWall()
+    clock = StreamClock(idle_after=timedelta(seconds=30), wall=wall)
+    clock.observe("gps", 0, T0)
+    wall.t += 20
+    clock.observe("gps", 1, T0 + timedelta(minutes=3))
+    assert clock.now() == T0
+    wall.t += 15  # partition 0 idle for 35 s, partition 1 for 15 s
+    assert clock.now() == T0 + timedelta(minutes=3)
+    wall.t += 30  # everything idle since 30 s after the last record
+    assert clock.now() == T0 + timedelta(minutes=3, seconds=15)
+    wall.t += 60
+    assert clock.now() == T0 + timedelta(minutes=4, seconds=15)
+
+
+def test_stream_time_never_goes_backwards_and_lateness_is_strict():
+    wall = FakeWall()
+    clock = StreamClock(wall=wall)
+    clock.observe("alarms", 0, T0 + timedelta(minutes=30))
+    assert clock.now() == T0 + timedelta(minutes=30)
+    clock.observe("gps", 0, T0)  # a new, slower feed appears
+    assert clock.now() == T0 + timedelta(minutes=30)
+    assert clock.is_late(T0 + timedelta(minutes=19, seconds=59), timedelta(minutes=10))
+    assert not clock.is_late(T0 + timedelta(minutes=20), timedelta(minutes=10))
