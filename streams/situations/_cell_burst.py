@@ -26,10 +26,18 @@ from statistics import fmean
 
 from topics.records import Alarm, Instant, Situation
 
-from ._common import LATENESS, Emitted, StateModel, VersionedParams, alarm_cell, make_situation, replay
+from ._common import (
+    LATENESS,
+    Emitted,
+    StateModel,
+    VersionedParams,
+    alarm_cell,
+    make_situation,
+    replay,
+)
 from .summaries import summarize
 
-__all__ = ["BurstAlarm", "CellBurst", "CellBurstParams", "CellBurstRule", "apply_alarm", "prune"]
+__all__ = ["BurstAlarm", "CellBurst", "CellBurstParams", "CellBurstRule", "prune"]
 
 
 class BurstAlarm(StateModel):
@@ -65,47 +73,75 @@ class CellBurstRule:
     severity: str
     categories: frozenset[str] | None = None  # None: every category counts
 
+    def apply_alarm(
+        self,
+        state: CellBurst | None,
+        alarm: Alarm,
+        params: CellBurstParams,
+        detected_at: datetime,
+        *,
+        locale: str = "zh-CN",
+    ) -> tuple[CellBurst | None, list[Situation]]:
+        """Apply one alarm record; the state stays None for alarms the rule does not count."""
+        counted = self.categories is None or alarm.category in self.categories
+        if alarm.status != "received" or not counted:
+            return state, []
+        cell = alarm_cell(alarm)
+        if state is None:
+            state = CellBurst(cell=cell, watermark=alarm.ts)
+        elif state.cell != cell:
+            raise ValueError(f"alarm {alarm.alarm_id} is in cell {cell}, not {state.cell}")
+        again = replay(state.emitted, alarm.alarm_id)
+        late = alarm.ts < state.watermark - params.lateness
+        if late or any(a.alarm_id == alarm.alarm_id for a in state.alarms):
+            return state, again
+        new = BurstAlarm(
+            alarm_id=alarm.alarm_id, ts=alarm.ts, category=alarm.category,
+            lat=alarm.lat, lon=alarm.lon, district=alarm.district,
+        )
+        alarms = tuple(sorted((*state.alarms, new), key=lambda a: (a.ts, a.alarm_id)))
+        watermark = max(state.watermark, alarm.ts)
+        state = state.model_copy(update={"alarms": alarms, "watermark": watermark})
+        emitted, out = list(state.emitted), []
+        # The new alarm, then every later one whose interval now holds it, in (ts, id) order.
+        for candidate in (a for a in alarms if alarm.ts <= a.ts < alarm.ts + params.window):
+            start, end = candidate.ts - params.window, candidate.ts
+            if any(start < e.situation.event_time <= end for e in emitted):
+                continue
+            in_window = [a for a in alarms if start < a.ts <= end]
+            if len(in_window) >= params.min_alarms:
+                situation = self._situation(
+                    state.cell, in_window, start, end, params, detected_at, locale
+                )
+                emitted.append(Emitted(cause=alarm.alarm_id, at=watermark, situation=situation))
+                out.append(situation)
+        emitted.sort(key=lambda e: e.situation.event_time)
+        return _prune(state.model_copy(update={"emitted": tuple(emitted)}), params), out
 
-def apply_alarm(
-    rule: CellBurstRule,
-    state: CellBurst | None,
-    alarm: Alarm,
-    params: CellBurstParams,
-    detected_at: datetime,
-    *,
-    locale: str = "zh-CN",
-) -> tuple[CellBurst | None, list[Situation]]:
-    """Apply one alarm record; the state stays None for alarms the rule does not count."""
-    if alarm.status != "received" or (rule.categories and alarm.category not in rule.categories):
-        return state, []
-    cell = alarm_cell(alarm)
-    if state is None:
-        state = CellBurst(cell=cell, watermark=alarm.ts)
-    elif state.cell != cell:
-        raise ValueError(f"alarm {alarm.alarm_id} is in cell {cell}, not {state.cell}")
-    again = replay(state.emitted, alarm.alarm_id)
-    late = alarm.ts < state.watermark - params.lateness
-    if late or any(a.alarm_id == alarm.alarm_id for a in state.alarms):
-        return state, again
-
-    new = BurstAlarm(
-        alarm_id=alarm.alarm_id, ts=alarm.ts, category=alarm.category,
-        lat=alarm.lat, lon=alarm.lon, district=alarm.district,
-    )
-    alarms = tuple(sorted((*state.alarms, new), key=lambda a: (a.ts, a.alarm_id)))
-    state = state.model_copy(update={"alarms": alarms, "watermark": max(state.watermark, alarm.ts)})
-    emitted, out = list(state.emitted), []
-    for candidate in (a for a in alarms if alarm.ts <= a.ts < alarm.ts + params.window):
-        start, end = candidate.ts - params.window, candidate.ts
-        if any(start < e.situation.event_time <= end for e in emitted):
-            continue
-        in_window = [a for a in alarms if start < a.ts <= end]
-        if len(in_window) >= params.min_alarms:
-            situation = _situation(rule, state.cell, in_window, start, end, params, detected_at, locale)
-            emitted.append(Emitted(cause=alarm.alarm_id, at=state.watermark, situation=situation))
-            out.append(situation)
-    emitted.sort(key=lambda e: e.situation.event_time)
-    return _prune(state.model_copy(update={"emitted": tuple(emitted)}), params), out
+    def _situation(self, cell, in_window, start, end, params, detected_at, locale) -> Situation:
+        districts = Counter(a.district for a in in_window if a.district)
+        # Most frequent district; ties go to the smallest name so replays agree.
+        district = min(districts, key=lambda d: (-districts[d], d)) if districts else None
+        window_min = params.window.total_seconds() / 60
+        return make_situation(
+            self.type,
+            id_parts=(cell, end),
+            severity=self.severity,
+            event_time=end,
+            detected_at=detected_at,
+            model_version=params.model_version,
+            summary=summarize(
+                self.type, locale, cell=cell, count=len(in_window), window_min=window_min
+            ),
+            lat=fmean(a.lat for a in in_window),
+            lon=fmean(a.lon for a in in_window),
+            cell=cell,
+            district=district,
+            metrics={"count": len(in_window), "window_min": window_min},
+            evidence=[a.alarm_id for a in in_window],
+            window_start=start,
+            window_end=end,
+        )
 
 
 def prune(state: CellBurst, stream_time: datetime, params: CellBurstParams) -> CellBurst | None:
@@ -113,7 +149,8 @@ def prune(state: CellBurst, stream_time: datetime, params: CellBurstParams) -> C
 
     Returns None when nothing is left, so the agent can delete the cell's key.
     """
-    pruned = _prune(state.model_copy(update={"watermark": max(state.watermark, stream_time)}), params)
+    advanced = state.model_copy(update={"watermark": max(state.watermark, stream_time)})
+    pruned = _prune(advanced, params)
     return pruned if pruned.alarms or pruned.emitted else None
 
 
@@ -124,26 +161,3 @@ def _prune(state: CellBurst, params: CellBurstParams) -> CellBurst:
         "emitted": tuple(e for e in state.emitted if e.situation.event_time > horizon),
     })
 
-
-def _situation(rule, cell, in_window, start, end, params, detected_at, locale) -> Situation:
-    districts = Counter(a.district for a in in_window if a.district)
-    # Most frequent district; ties go to the smallest name so replays agree.
-    district = min(districts, key=lambda d: (-districts[d], d)) if districts else None
-    window_min = params.window.total_seconds() / 60
-    return make_situation(
-        rule.type,
-        id_parts=(cell, end),
-        severity=rule.severity,
-        event_time=end,
-        detected_at=detected_at,
-        model_version=params.model_version,
-        summary=summarize(rule.type, locale, cell=cell, count=len(in_window), window_min=window_min),
-        lat=fmean(a.lat for a in in_window),
-        lon=fmean(a.lon for a in in_window),
-        cell=cell,
-        district=district,
-        metrics={"count": len(in_window), "window_min": window_min},
-        evidence=[a.alarm_id for a in in_window],
-        window_start=start,
-        window_end=end,
-    )

@@ -112,6 +112,7 @@ def make_situation(
     detected_at: datetime,
     model_version: str,
     summary: str,
+    where: object | None = None,
     lat: float | None = None,
     lon: float | None = None,
     cell: str | None = None,
@@ -122,6 +123,11 @@ def make_situation(
     window_start: datetime | None = None,
     window_end: datetime | None = None,
 ) -> Situation:
+    """Build a situation; `where` (an alarm, site, lifecycle or ping) supplies the place."""
+    if where is not None:
+        lat, lon = where.lat, where.lon
+        cell = getattr(where, "cell", None)
+        district = getattr(where, "district", None)
     if cell is None and lat is not None and lon is not None:
         cell = geohash(lat, lon)
     clean = {k: float(v) for k, v in (metrics or {}).items() if math.isfinite(v)}

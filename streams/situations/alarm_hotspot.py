@@ -13,10 +13,8 @@ lateness and pruning semantics; `prune` lets an agent drop quiet cells on stream
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import ClassVar
-
-from topics.records import Alarm, Situation
 
 from . import _cell_burst
 from ._cell_burst import CellBurst, CellBurstParams, CellBurstRule
@@ -34,17 +32,7 @@ class AlarmHotspotParams(CellBurstParams):
 RULE = CellBurstRule(type="alarm_hotspot", severity="medium")
 MODEL_VERSION = AlarmHotspotParams().model_version
 
-
-def apply_alarm(
-    state: CellBurst | None,
-    alarm: Alarm,
-    params: AlarmHotspotParams,
-    detected_at: datetime,
-    *,
-    locale: str = "zh-CN",
-) -> tuple[CellBurst | None, list[Situation]]:
-    return _cell_burst.apply_alarm(RULE, state, alarm, params, detected_at, locale=locale)
-
-
-def prune(state: CellBurst, stream_time: datetime, params: AlarmHotspotParams) -> CellBurst | None:
-    return _cell_burst.prune(state, stream_time, params)
+# apply_alarm(state, alarm, params, detected_at, *, locale="zh-CN")
+#     -> (CellBurst | None, list[Situation])
+apply_alarm = RULE.apply_alarm
+prune = _cell_burst.prune  # prune(state, stream_time, params) -> CellBurst | None

@@ -54,7 +54,11 @@ def detect_arrivals(
     for held in track.assignments:
         if held.arrival_detected or held.site is None:
             continue
-        hit = next((p for p in track.pings if p.ts >= held.since and _distance_km(p, held) <= params.radius_km), None)
+        hit = next(
+            (p for p in track.pings
+             if p.ts >= held.since and _distance_km(p, held) <= params.radius_km),
+            None,
+        )
         if hit is None:
             continue
         track = track.with_assignment(held.model_copy(update={"arrival_detected": True}))
@@ -66,7 +70,7 @@ def _distance_km(ping: TrackedPing, held: Assignment) -> float:
     return haversine_km(ping.lat, ping.lon, held.site.lat, held.site.lon)
 
 
-def _situation(unit_id, held: Assignment, ping: TrackedPing, params, detected_at, locale) -> Situation:
+def _situation(unit_id, held: Assignment, ping: TrackedPing, params, detected_at, locale):
     response_s = (ping.ts - held.site.ts).total_seconds()
     return make_situation(
         TYPE,
@@ -75,10 +79,10 @@ def _situation(unit_id, held: Assignment, ping: TrackedPing, params, detected_at
         event_time=ping.ts,
         detected_at=detected_at,
         model_version=params.model_version,
-        summary=summarize(TYPE, locale, unit_id=unit_id, alarm_id=held.alarm_id, response_min=response_s / 60),
-        lat=held.site.lat,
-        lon=held.site.lon,
-        district=held.site.district,
+        summary=summarize(
+            TYPE, locale, unit_id=unit_id, alarm_id=held.alarm_id, response_min=response_s / 60
+        ),
+        where=held.site,
         subject=held.alarm_id,
         metrics={"response_s": response_s, "distance_km": round(_distance_km(ping, held), 4)},
         evidence=[held.alarm_id, unit_id],

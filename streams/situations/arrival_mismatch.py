@@ -60,8 +60,8 @@ def judge_reports(
         judged = _settle(track, held, stream_time, params)
         if judged.report_settled and judged.site is not None:
             judged = judged.model_copy(update={"mismatch_decided": True})
-            ping = judged.report_ping
-            if ping and haversine_km(ping.lat, ping.lon, judged.site.lat, judged.site.lon) > params.radius_km:
+            distance_km = _report_distance_km(judged)
+            if distance_km is not None and distance_km > params.radius_km:
                 new.append(_situation(track.unit_id, judged, params, detected_at, locale))
         if judged != held:
             track = track.with_assignment(judged)
@@ -74,12 +74,18 @@ def _settle(track: UnitTrack, held: Assignment, stream_time: datetime, params) -
     if held.report_settled or not ((last and last.ts >= reported) or stream_time > reported):
         return held
     before = [p for p in track.pings if reported - params.max_ping_age <= p.ts <= reported]
-    return held.model_copy(update={"report_settled": True, "report_ping": before[-1] if before else None})
+    return held.model_copy(
+        update={"report_settled": True, "report_ping": before[-1] if before else None}
+    )
+
+
+def _report_distance_km(held: Assignment) -> float | None:
+    ping, site = held.report_ping, held.site
+    return haversine_km(ping.lat, ping.lon, site.lat, site.lon) if ping and site else None
 
 
 def _situation(unit_id, held: Assignment, params, detected_at, locale) -> Situation:
-    ping, site = held.report_ping, held.site
-    distance_km = haversine_km(ping.lat, ping.lon, site.lat, site.lon)
+    distance_km = _report_distance_km(held)
     return make_situation(
         TYPE,
         id_parts=(held.alarm_id, unit_id),
@@ -87,14 +93,14 @@ def _situation(unit_id, held: Assignment, params, detected_at, locale) -> Situat
         event_time=held.reported_at,
         detected_at=detected_at,
         model_version=params.model_version,
-        summary=summarize(TYPE, locale, unit_id=unit_id, alarm_id=held.alarm_id, distance_km=distance_km),
-        lat=site.lat,
-        lon=site.lon,
-        district=site.district,
+        summary=summarize(
+            TYPE, locale, unit_id=unit_id, alarm_id=held.alarm_id, distance_km=distance_km
+        ),
+        where=held.site,
         subject=held.alarm_id,
         metrics={
             "distance_km": round(distance_km, 4),
-            "ping_age_s": (held.reported_at - ping.ts).total_seconds(),
+            "ping_age_s": (held.reported_at - held.report_ping.ts).total_seconds(),
         },
         evidence=[held.alarm_id, unit_id],
     )

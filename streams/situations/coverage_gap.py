@@ -17,6 +17,7 @@ Stateless, like `dispatch_recommendation`.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -56,7 +57,9 @@ def detect_coverage_gap(
     if alarm.status != "received":
         return []
     positions = list(positions)  # read twice: police, then auxiliary
-    police = nearest(usable_police(positions, alarm.ts, params.max_ping_age), alarm.lat, alarm.lon, float("inf"))
+    police = nearest(
+        usable_police(positions, alarm.ts, params.max_ping_age), alarm.lat, alarm.lon, math.inf
+    )
     if police and police[0][0] <= params.police_radius_km:
         return []
     auxiliary = nearest(
@@ -80,9 +83,7 @@ def detect_coverage_gap(
                 TYPE, locale, alarm_id=alarm.alarm_id,
                 radius_km=params.police_radius_km, auxiliary=len(auxiliary),
             ),
-            lat=alarm.lat,
-            lon=alarm.lon,
-            district=alarm.district,
+            where=alarm,
             subject=alarm.alarm_id,
             metrics=metrics,
             evidence=[alarm.alarm_id, *(p.unit_id for _, p in auxiliary)],

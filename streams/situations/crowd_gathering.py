@@ -15,10 +15,8 @@ and pruning semantics are those of `_cell_burst`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import ClassVar
-
-from topics.records import Alarm, Situation
 
 from . import _cell_burst
 from ._cell_burst import CellBurst, CellBurstParams, CellBurstRule
@@ -38,17 +36,7 @@ RULE = CellBurstRule(
 )
 MODEL_VERSION = CrowdGatheringParams().model_version
 
-
-def apply_alarm(
-    state: CellBurst | None,
-    alarm: Alarm,
-    params: CrowdGatheringParams,
-    detected_at: datetime,
-    *,
-    locale: str = "zh-CN",
-) -> tuple[CellBurst | None, list[Situation]]:
-    return _cell_burst.apply_alarm(RULE, state, alarm, params, detected_at, locale=locale)
-
-
-def prune(state: CellBurst, stream_time: datetime, params: CrowdGatheringParams) -> CellBurst | None:
-    return _cell_burst.prune(state, stream_time, params)
+# apply_alarm(state, alarm, params, detected_at, *, locale="zh-CN")
+#     -> (CellBurst | None, list[Situation])
+apply_alarm = RULE.apply_alarm
+prune = _cell_burst.prune  # prune(state, stream_time, params) -> CellBurst | None

@@ -80,7 +80,8 @@ def usable_police(
     positions: Iterable[UnitPosition], at: datetime, max_age: timedelta
 ) -> list[UnitPosition]:
     """Police units whose fresh position says they are available."""
-    return [p for p in fresh_positions(positions, at, max_age) if p.is_police and p.status == "available"]
+    fresh = fresh_positions(positions, at, max_age)
+    return [p for p in fresh if p.is_police and p.status == "available"]
 
 
 def usable_auxiliary(

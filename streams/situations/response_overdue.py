@@ -29,7 +29,15 @@ from typing import ClassVar
 
 from topics.records import Alarm, Instant, Situation
 
-from ._common import Emitted, StateModel, VersionedParams, alarm_cell, make_situation, replay, tick_cause
+from ._common import (
+    Emitted,
+    StateModel,
+    VersionedParams,
+    alarm_cell,
+    make_situation,
+    replay,
+    tick_cause,
+)
 from .summaries import summarize
 from .unit_track import AlarmSite
 
@@ -39,6 +47,10 @@ __all__ = [
 ]
 
 TYPE = "response_overdue"
+LIFECYCLE_COLUMNS = (
+    "alarm_id", "received_at", "category", "priority", "district", "cell", "dispatched_at",
+    "arrived_at", "closed_at", "first_unit_id", "response_s", "version",
+)
 SEVERITY_BY_PRIORITY = {1: "critical", 2: "high", 3: "medium", 4: "low"}
 
 
@@ -92,13 +104,14 @@ class AlarmLifecycle(StateModel):
         """Where the alarm is, for the per-unit models (None until `received` is applied)."""
         if self.received_at is None:
             return None
-        return AlarmSite(alarm_id=self.alarm_id, ts=self.received_at, lat=self.lat, lon=self.lon, district=self.district)
+        return AlarmSite(
+            alarm_id=self.alarm_id, ts=self.received_at, lat=self.lat, lon=self.lon,
+            district=self.district,
+        )
 
     def row(self) -> dict:
         """The `alarm_lifecycle` columns, with `version` for ReplacingMergeTree."""
-        names = ("alarm_id", "received_at", "category", "priority", "district", "cell", "dispatched_at",
-                 "arrived_at", "closed_at", "first_unit_id", "response_s", "version")
-        return {name: getattr(self, name) for name in names}
+        return {name: getattr(self, name) for name in LIFECYCLE_COLUMNS}
 
 
 @dataclass(frozen=True)
@@ -130,20 +143,21 @@ def apply_alarm(state: AlarmLifecycle | None, alarm: Alarm) -> AlarmLifecycle:
             return old
         new = old.model_copy(update={
             "received_at": alarm.ts, "category": alarm.category, "priority": alarm.priority,
-            "district": alarm.district, "cell": alarm_cell(alarm), "lat": alarm.lat, "lon": alarm.lon,
+            "district": alarm.district, "cell": alarm_cell(alarm),
+            "lat": alarm.lat, "lon": alarm.lon,
         })
-    elif alarm.status == "dispatched":
-        new = old.model_copy(update={"first_dispatch": _earliest(old.first_dispatch, Mark(ts=alarm.ts, by=alarm.unit_id))})
-    elif alarm.status == "arrived":
-        new = old.model_copy(update={"first_arrival": _earliest(old.first_arrival, Mark(ts=alarm.ts, by=alarm.unit_id))})
     else:
-        new = old.model_copy(update={"end": _earliest(old.end, Mark(ts=alarm.ts, by=alarm.status))})
+        # dispatched -> first_dispatch, arrived -> first_arrival, closed/cancelled -> end
+        name = {"dispatched": "first_dispatch", "arrived": "first_arrival"}.get(alarm.status, "end")
+        by = alarm.status if name == "end" else alarm.unit_id
+        new = old.model_copy(update={name: _earliest(getattr(old, name), Mark(ts=alarm.ts, by=by))})
     return _changed(old, new)
 
 
 def note_arrival(state: AlarmLifecycle, unit_id: str, ts: datetime) -> AlarmLifecycle:
     """Record an arrival detected from positions (`arrival_detected`)."""
-    return _changed(state, state.model_copy(update={"first_arrival": _earliest(state.first_arrival, Mark(ts=ts, by=unit_id))}))
+    first = _earliest(state.first_arrival, Mark(ts=ts, by=unit_id))
+    return _changed(state, state.model_copy(update={"first_arrival": first}))
 
 
 def next_deadline(state: AlarmLifecycle, params: ResponseOverdueParams) -> datetime | None:
@@ -178,11 +192,10 @@ def check_overdue(
         event_time=deadline,
         detected_at=detected_at,
         model_version=params.model_version,
-        summary=summarize(TYPE, locale, alarm_id=state.alarm_id, priority=state.priority, sla_min=sla_min),
-        lat=state.lat,
-        lon=state.lon,
-        cell=state.cell,
-        district=state.district,
+        summary=summarize(
+            TYPE, locale, alarm_id=state.alarm_id, priority=state.priority, sla_min=sla_min
+        ),
+        where=state,
         subject=state.alarm_id,
         metrics={"priority": state.priority, "sla_min": sla_min},
         evidence=[state.alarm_id, *([state.first_unit_id] if state.first_unit_id else [])],
@@ -193,7 +206,9 @@ def check_overdue(
     return state.model_copy(update={"overdue": emitted}), [situation]
 
 
-def prune(state: AlarmLifecycle, stream_time: datetime, params: ResponseOverdueParams) -> AlarmLifecycle | None:
+def prune(
+    state: AlarmLifecycle, stream_time: datetime, params: ResponseOverdueParams
+) -> AlarmLifecycle | None:
     """None once the alarm's key can be deleted (see the module docstring)."""
     if state.closed_at is not None:
         return None if stream_time >= state.closed_at + params.keep_closed else state

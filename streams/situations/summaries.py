@@ -13,24 +13,36 @@ __all__ = ["TEMPLATES", "summarize"]
 TEMPLATES: dict[str, dict[str, str]] = {
     "alarm_hotspot": {
         "zh-CN": "网格 {cell} 在 {window_min:g} 分钟内收到 {count:g} 起警情，形成警情热点。",
-        "en": "Cell {cell} received {count:g} alarms within {window_min:g} minutes: an alarm hotspot.",
+        "en": (
+            "Cell {cell} received {count:g} alarms within {window_min:g} minutes: "
+            "an alarm hotspot."
+        ),
     },
     "crowd_gathering": {
-        "zh-CN": "网格 {cell} 在 {window_min:g} 分钟内收到 {count:g} 起纠纷或聚集类警情，疑似人员聚集。",
+        "zh-CN": (
+            "网格 {cell} 在 {window_min:g} 分钟内收到 {count:g} 起纠纷或聚集类警情，"
+            "疑似人员聚集。"
+        ),
         "en": (
             "Cell {cell} received {count:g} dispute or gathering alarms within "
             "{window_min:g} minutes: a possible crowd gathering."
         ),
     },
     "dispatch_recommendation": {
-        "zh-CN": "警情 {alarm_id} 建议派遣 {units}，最近警力距现场 {distance_km:.2f} 公里，预计 {eta_min:.1f} 分钟到达。",
+        "zh-CN": (
+            "警情 {alarm_id} 建议派遣 {units}，最近警力距现场 {distance_km:.2f} 公里，"
+            "预计 {eta_min:.1f} 分钟到达。"
+        ),
         "en": (
             "For alarm {alarm_id}, dispatch {units}; the nearest is {distance_km:.2f} km "
             "away, about {eta_min:.1f} minutes."
         ),
     },
     "coverage_gap": {
-        "zh-CN": "警情 {alarm_id} 现场 {radius_km:g} 公里内无可用警力，附近有 {auxiliary:g} 名辅助力量。",
+        "zh-CN": (
+            "警情 {alarm_id} 现场 {radius_km:g} 公里内无可用警力，"
+            "附近有 {auxiliary:g} 名辅助力量。"
+        ),
         "en": (
             "No available police unit within {radius_km:g} km of alarm {alarm_id}; "
             "auxiliary units nearby: {auxiliary:g}."
@@ -38,11 +50,17 @@ TEMPLATES: dict[str, dict[str, str]] = {
     },
     "response_overdue": {
         "zh-CN": "{priority:g} 级警情 {alarm_id} 超过 {sla_min:g} 分钟响应时限仍无警力到场。",
-        "en": "Priority {priority:g} alarm {alarm_id} has no unit on scene after its {sla_min:g}-minute limit.",
+        "en": (
+            "Priority {priority:g} alarm {alarm_id} has no unit on scene after its "
+            "{sla_min:g}-minute limit."
+        ),
     },
     "arrival_detected": {
         "zh-CN": "{unit_id} 已到达警情 {alarm_id} 现场，响应用时 {response_min:.1f} 分钟。",
-        "en": "Unit {unit_id} reached the scene of alarm {alarm_id} after {response_min:.1f} minutes.",
+        "en": (
+            "Unit {unit_id} reached the scene of alarm {alarm_id} after "
+            "{response_min:.1f} minutes."
+        ),
     },
     "arrival_mismatch": {
         "zh-CN": "{unit_id} 上报到达警情 {alarm_id}，但其定位距现场 {distance_km:.2f} 公里。",
@@ -64,8 +82,8 @@ def summarize(type_: str, locale: str = "zh-CN", **fields: object) -> str:
     """One sentence for a situation; any locale other than "en" gives zh-CN."""
     lang = "en" if locale == "en" else "zh-CN"
     values = {
-        name: _LIST_SEPARATOR[lang].join(value) if isinstance(value, Sequence)
-        and not isinstance(value, str) else value
+        name: value if isinstance(value, str) or not isinstance(value, Sequence)
+        else _LIST_SEPARATOR[lang].join(value)
         for name, value in fields.items()
     }
     return TEMPLATES[type_][lang].format(**values)

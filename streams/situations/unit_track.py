@@ -49,7 +49,10 @@ class AlarmSite(StateModel):
     def from_alarm(cls, alarm: Alarm) -> "AlarmSite":
         if alarm.status != "received":
             raise ValueError("only a received alarm record carries the alarm's site")
-        return cls(alarm_id=alarm.alarm_id, ts=alarm.ts, lat=alarm.lat, lon=alarm.lon, district=alarm.district)
+        return cls(
+            alarm_id=alarm.alarm_id, ts=alarm.ts, lat=alarm.lat, lon=alarm.lon,
+            district=alarm.district,
+        )
 
 
 class TrackedPing(StateModel):
@@ -127,7 +130,10 @@ def _assign(track: UnitTrack, alarm_id: str, since: datetime, site: AlarmSite | 
 
 
 def record_ping(
-    track: UnitTrack | None, ping: PatrolPing, retention: TrackRetention, site: AlarmSite | None = None
+    track: UnitTrack | None,
+    ping: PatrolPing,
+    retention: TrackRetention,
+    site: AlarmSite | None = None,
 ) -> UnitTrack:
     """Add a ping (a duplicate ts or a late ping changes nothing); `site` is ping.alarm_id's."""
     track = track or UnitTrack(unit_id=ping.unit_id)
@@ -135,7 +141,9 @@ def record_ping(
         raise ValueError(f"ping of {ping.unit_id} applied to the track of {track.unit_id}")
     if _is_late(track, ping.ts, retention) or any(p.ts == ping.ts for p in track.pings):
         return track
-    new = TrackedPing(ts=ping.ts, lat=ping.lat, lon=ping.lon, status=ping.status, alarm_id=ping.alarm_id)
+    new = TrackedPing(
+        ts=ping.ts, lat=ping.lat, lon=ping.lon, status=ping.status, alarm_id=ping.alarm_id
+    )
     pings = tuple(sorted((*track.pings, new), key=lambda p: p.ts))
     update: dict = {"pings": pings}
     if pings[-1] is new:

@@ -23,7 +23,15 @@ from ._common import stamp, tick_cause
 from .arrival_detected import ArrivalDetectedParams, detect_arrivals
 from .arrival_mismatch import ArrivalMismatchParams, judge_reports
 from .unit_offline import UnitOfflineParams, check_offline
-from .unit_track import AlarmSite, TrackRetention, UnitTrack, advance, record_alarm, record_ping, record_site
+from .unit_track import (
+    AlarmSite,
+    TrackRetention,
+    UnitTrack,
+    advance,
+    record_alarm,
+    record_ping,
+    record_site,
+)
 
 __all__ = ["UnitRules", "on_alarm", "on_ping", "on_site", "on_tick"]
 
@@ -92,5 +100,7 @@ def on_tick(
 
 def _judge(track, cause, stream_time, rules, detected_at, locale) -> Result:
     track, arrivals = detect_arrivals(track, cause, rules.arrival, detected_at, locale=locale)
-    track, reports = judge_reports(track, stream_time, cause, rules.mismatch, detected_at, locale=locale)
+    track, reports = judge_reports(
+        track, stream_time, cause, rules.mismatch, detected_at, locale=locale
+    )
     return track, arrivals + reports

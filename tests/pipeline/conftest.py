@@ -1,0 +1,164 @@
+"""A real worker process on the real stack, on topics of its own (a unique topic prefix)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+
+import pytest
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+
+from topics.admin import ensure_topics
+from topics.specs import contract_topics
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def poll(condition, timeout: float = 60.0, interval: float = 0.5, message: str = "condition"):
+    """Return condition()'s first truthy value; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {message}")
+        time.sleep(interval)
+
+
+class Worker:
+    def __init__(self, settings, tmp_path):
+        self.settings = settings
+        self.port = _free_port()
+        self.datadir = tmp_path / f"worker-{self.port}"
+        self.log = tmp_path / f"worker-{self.port}.log"
+        self.proc: subprocess.Popen | None = None
+
+    def env(self) -> dict[str, str]:
+        s = self.settings
+        return {
+            **os.environ,
+            "SITAWARE_KAFKA_BOOTSTRAP": s.kafka_bootstrap,
+            "SITAWARE_CLICKHOUSE_HOST": s.clickhouse_host,
+            "SITAWARE_CLICKHOUSE_PORT": str(s.clickhouse_port),
+            "SITAWARE_CLICKHOUSE_USER": s.clickhouse_user,
+            "SITAWARE_CLICKHOUSE_PASSWORD": s.clickhouse_password.get_secret_value(),
+            "SITAWARE_CLICKHOUSE_DATABASE": s.clickhouse_database,
+            "SITAWARE_PII_KEY": s.pii_key.get_secret_value(),
+            "SITAWARE_TOPIC_PREFIX": s.topic_prefix,
+            "SITAWARE_TOPIC_PARTITIONS": str(s.topic_partitions),
+            "SITAWARE_LOCALE": s.locale,
+        }
+
+    def start(self) -> "Worker":
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "sitaware.cli", "worker", "--web-port", str(self.port),
+             "--datadir", str(self.datadir), "--loglevel", "warning"],
+            env=self.env(), stdout=open(self.log, "ab"), stderr=subprocess.STDOUT,
+        )
+        poll(self.ready, timeout=90, message=f"worker on :{self.port} to be assigned partitions")
+        return self
+
+    def health(self) -> dict | None:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=2) as r:
+                return json.loads(r.read())
+        except OSError:
+            return None
+
+    def ready(self) -> bool:
+        assert self.proc.poll() is None, f"worker exited:\n{self.log.read_text()[-3000:]}"
+        health = self.health()
+        return bool(health and health["status"] == "ok" and health["assigned_partitions"] > 0)
+
+    def metrics(self) -> str:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=5) as r:
+            return r.read().decode()
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self) -> None:
+        if self.alive():
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+class Feed:
+    """Produce to and read back from the run's topics."""
+
+    def __init__(self, settings):
+        self.settings = settings
+        self.producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all", linger_ms=5)
+
+    def send(self, topic: str, key: str | None, value: bytes | dict) -> None:
+        raw = value if isinstance(value, bytes) else json.dumps(value, ensure_ascii=False).encode()
+        self.producer.send(self.settings.topic(topic), key=key.encode() if key else None, value=raw)
+
+    def flush(self) -> None:
+        self.producer.flush()
+
+    def read_all(self, topic: str) -> list:
+        """Every record currently on the topic (all partitions), in partition/offset order."""
+        consumer = KafkaConsumer(bootstrap_servers=self.settings.bootstrap_servers,
+                                 enable_auto_commit=False, consumer_timeout_ms=2000)
+        name = self.settings.topic(topic)
+        parts = [TopicPartition(name, p) for p in consumer.partitions_for_topic(name) or []]
+        consumer.assign(parts)
+        consumer.seek_to_beginning(*parts)
+        ends = consumer.end_offsets(parts)
+        records = []
+        while any(consumer.position(tp) < ends[tp] for tp in parts):
+            for batch in consumer.poll(timeout_ms=1000).values():
+                records.extend(batch)
+        consumer.close()
+        return records
+
+    def close(self) -> None:
+        self.producer.close()
+
+
+@pytest.fixture
+def run_settings(stack_settings):
+    """Settings for one isolated run: its own topic prefix (and so its own Faust app id)."""
+    settings = stack_settings.model_copy(update={"topic_prefix": f"t{uuid.uuid4().hex[:8]}.",
+                                                 "topic_partitions": 4})
+    admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    ensure_topics(admin, contract_topics(settings))
+    admin.close()
+    return settings
+
+
+@pytest.fixture
+def worker_factory(run_settings, tmp_path):
+    workers: list[Worker] = []
+
+    def start(settings=None) -> Worker:
+        worker = Worker(settings or run_settings, tmp_path).start()
+        workers.append(worker)
+        return worker
+
+    yield start
+    for worker in workers:
+        worker.stop()
+
+
+@pytest.fixture
+def feed(run_settings):
+    f = Feed(run_settings)
+    yield f
+    f.close()

@@ -1,0 +1,94 @@
+"""End to end on the real stack: alarms in, dead letters, hotspots and exact `alarm_counts_1m` out."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections import Counter
+from datetime import datetime, timedelta, timezone
+
+from clickhouse_driver import Client
+
+from tests.pipeline.conftest import poll
+from topics.geo import geohash
+
+BASE = datetime(2026, 3, 2, 1, 0, tzinfo=timezone.utc)
+
+
+def _alarm(alarm_id, minutes, lat, lon, category="theft", priority=2, **extra):
+    ts = (BASE + timedelta(minutes=minutes)).astimezone(timezone(timedelta(hours=8)))
+    return {"alarm_id": alarm_id, "status": "received", "ts": ts.isoformat(timespec="milliseconds"),
+            "lat": lat, "lon": lon, "category": category, "priority": priority, **extra}
+
+
+def _reader(settings):
+    return Client(settings.clickhouse_host, port=settings.clickhouse_port, user=settings.clickhouse_user,
+                  password=settings.clickhouse_password.get_secret_value(),
+                  database=settings.clickhouse_database)
+
+
+def test_bad_records_are_dead_lettered_and_good_ones_counted_exactly(run_settings, worker_factory, feed):
+    rng = random.Random()
+    lat, lon = 31.0 + rng.random() * 0.4, 121.2 + rng.random() * 0.4
+    cell = geohash(lat, lon)
+    good = [
+        _alarm(f"A{i}", i, lat + 0.0001 * i, lon, category=("theft", "fraud")[i % 2],
+               caller_phone="13800138000")
+        for i in range(6)
+    ]
+    bad = {
+        b"not json at all": ("decode", "JSONDecodeError"),
+        b'["a","list"]': ("decode", "NotAnObject"),
+        json.dumps({**good[0], "alarm_id": "B1", "priority": 9}).encode(): ("validate", "ValidationError"),
+        json.dumps({**good[0], "alarm_id": "B2", "category": "alien"}).encode(): ("validate", "ValidationError"),
+        json.dumps({k: v for k, v in good[0].items() if k != "lat"} | {"alarm_id": "B3"}).encode(): ("validate", "ValidationError"),
+        json.dumps({**good[0], "alarm_id": "B4", "ts": "2026-03-02T09:00:00"}).encode(): ("validate", "ValidationError"),
+        json.dumps({**good[0], "alarm_id": "B5", "summary": "x" * 70_000}).encode(): ("decode", "RecordTooLarge"),
+    }
+    worker = worker_factory()
+    records = list(good)
+    for raw in bad:
+        records.insert(rng.randrange(len(records) + 1), raw)
+    for record in records:
+        key = record["alarm_id"] if isinstance(record, dict) else "bad"
+        feed.send("alarms", key, record)
+    feed.flush()
+
+    # Every bad record reaches dead-letters unchanged, with the contract's headers.
+    dead = poll(lambda: (d := feed.read_all("dead-letters")) and len(d) >= len(bad) and d,
+                message="dead letters")
+    assert len(dead) == len(bad)
+    for record in dead:
+        headers = {k: v.decode() for k, v in record.headers}
+        assert (headers["dlq.error.stage"], headers["dlq.error.class"]) == bad[record.value]
+        assert headers["dlq.origin.topic"] == run_settings.topic("alarms")
+        assert int(headers["dlq.origin.offset"]) >= 0 and int(headers["dlq.origin.partition"]) >= 0
+        assert "13800138000" not in headers["dlq.error.message"]
+    assert worker.alive()
+
+    # One hotspot (the 5th alarm completes 5 in 15 min; the 6th is inside its interval).
+    def hotspots():
+        found = [json.loads(r.value) for r in feed.read_all("situations")]
+        return [s for s in found if s["type"] == "alarm_hotspot"]
+
+    spots = poll(hotspots, message="an alarm_hotspot")
+    assert [s["cell"] for s in spots] == [cell] and spots[0]["subject"] in (None, cell)
+    assert spots[0]["event_time"].startswith((BASE + timedelta(minutes=4)).strftime("%Y-%m-%dT%H:%M"))
+
+    # ClickHouse FINAL equals the counts recomputed from the produced good records.
+    expected = Counter(
+        (datetime.fromisoformat(a["ts"]).astimezone(timezone.utc).replace(second=0, microsecond=0),
+         a["category"], a["priority"])
+        for a in good
+    )
+    query = ("SELECT minute, category, priority, alarms FROM alarm_counts_1m FINAL "
+             "WHERE cell = %(cell)s ORDER BY minute, category")
+
+    def counted():
+        rows = _reader(run_settings).execute(query, {"cell": cell})
+        # DateTime('UTC') columns come back as aware datetimes.
+        got = {(m.astimezone(timezone.utc), c, p): n for m, c, p, n in rows}
+        return rows if got == dict(expected) else None
+
+    poll(counted, timeout=60, message="exact alarm_counts_1m rows")
+    assert 'sitaware_dead_letters_total{stage="decode"' in worker.metrics()
