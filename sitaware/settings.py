@@ -43,6 +43,10 @@ class Settings(BaseSettings):
     topic_replication: int = Field(1, ge=1, le=16)
     feed_retention_hours: int = Field(168, ge=1)
 
+    # --- event time (contract §1) ---------------------------------------------------
+    allowed_lateness_s: float = Field(600, ge=0)
+    feed_idle_s: float = Field(30, gt=0)
+
     # --- data protection and presentation -----------------------------------------
     pii_key: SecretStr | None = None
     locale: Literal["zh-CN", "en"] = "zh-CN"

@@ -11,7 +11,7 @@ keyed like the table:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
@@ -25,10 +25,9 @@ from streams.metrics import RECORDS_IN, SITUATIONS
 from topics import specs
 from topics.codec import Decoded, Rejection, decode_record
 from topics.records import Situation
+from topics.specs import TopicSpec
 
 __all__ = ["Pipeline", "create_pipeline"]
-
-ALLOWED_LATENESS = timedelta(minutes=10)
 
 
 @dataclass
@@ -37,11 +36,10 @@ class Pipeline:
 
     settings: Settings
     app: faust.App
-    clock: StreamClock = field(default_factory=StreamClock)
-    lateness: timedelta = ALLOWED_LATENESS
-
     def __post_init__(self) -> None:
         s, app = self.settings, self.app
+        self.clock = StreamClock(idle_after=timedelta(seconds=s.feed_idle_s))
+        self.lateness = timedelta(seconds=s.allowed_lateness_s)
         n = s.topic_partitions
         self.alarms = app.topic(s.topic(specs.ALARMS), partitions=n)
         self.situations = app.topic(s.topic(specs.SITUATIONS), partitions=n)
@@ -52,12 +50,34 @@ class Pipeline:
         self.clickhouse_rows = self.internal_topic("clickhouse-rows")
 
     def internal_topic(self, name: str) -> faust.TopicT:
+        full_name = f"{self.app.conf.id}-{name}"
+        self.internal_specs = [*getattr(self, "internal_specs", []), TopicSpec(
+            full_name, "internal", self.settings.topic_partitions,
+            {"cleanup.policy": "delete", "retention.ms": str(7 * 24 * 3_600_000)},
+        )]
         return self.app.topic(
             f"{self.app.conf.id}-{name}",
             partitions=self.settings.topic_partitions,
             internal=True,
             retention=timedelta(days=7),
         )
+
+    def declare_topics(self) -> list[str]:
+        """Create the contract's and the internal topics this app reads (idempotent).
+
+        An agent reading several topics at once does not declare them itself, and the
+        broker does not auto-create topics: so the worker creates them before it starts.
+        """
+        from kafka import KafkaAdminClient
+
+        from topics.admin import ensure_topics
+
+        admin = KafkaAdminClient(bootstrap_servers=self.settings.bootstrap_servers)
+        try:
+            specs_ = [*specs.contract_topics(self.settings), *self.internal_specs]
+            return ensure_topics(admin, specs_, self.settings.topic_replication)
+        finally:
+            admin.close()
 
     def table(self, name: str) -> faust.Table:
         return self.app.Table(

@@ -20,6 +20,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         datadir=Path(args.datadir) if args.datadir else None,
         web_port=args.web_port,
     )
+    pipeline.declare_topics()
     worker = faust.Worker(pipeline.app, loglevel=args.loglevel, quiet=True)
     worker.execute_from_commandline()
     return 0

@@ -1,30 +1,127 @@
-"""Alarm agent: admits `alarms` records and routes received alarms to their grid cell."""
+"""Alarm agent: the lifecycle of every alarm (研交办督结), `alarm_lifecycle` rows and
+`response_overdue` — plus routing of received alarms to their grid cell.
+
+Inputs: `alarms` (key alarm_id) and `<app>-alarm-signals` (co-partitioned: ticks sent to a
+partition by this worker's timer, later arrival signals keyed by alarm_id). The table
+`alarm-lifecycle` is keyed by alarm_id. Deadlines are judged on stream time at each tick;
+the in-memory deadline index is a cache of the table, rebuilt after every rebalance.
+"""
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 import orjson
 
+from streams.partitioning import partition_of
+from streams.situations import response_overdue as overdue
 from streams.situations._common import alarm_cell
+from topics.pii import pseudonym
 from topics.records import Alarm
 
-__all__ = ["register"]
+__all__ = ["register", "lifecycle_row"]
+
+TICK = b'{"kind":"tick"}'
+
+
+def lifecycle_row(state: overdue.AlarmLifecycle, caller_token: str) -> dict:
+    row = state.row()
+    return {
+        **{k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in row.items()},
+        "district": row["district"] or "",
+        "first_unit_id": row["first_unit_id"] or "",
+        "caller_token": caller_token,
+    }
 
 
 def register(pipeline) -> None:
-    app = pipeline.app
+    app, settings = pipeline.app, pipeline.settings
+    n = settings.topic_partitions
+    lifecycles = pipeline.table("alarm-lifecycle")
+    params = overdue.ResponseOverdueParams()
+    pii_key = settings.pii_key.get_secret_value().encode() if settings.pii_key else b""
+    deadlines: dict[int, dict[str, datetime]] = {}  # partition -> alarm_id -> deadline
+    index = {"stale": True}
 
-    @app.agent(pipeline.alarms, name="alarms")
+    def load(alarm_id: str) -> tuple[overdue.AlarmLifecycle | None, str]:
+        stored = lifecycles[alarm_id]
+        if not stored:
+            return None, ""
+        return overdue.AlarmLifecycle.model_validate(stored["lifecycle"]), stored["caller_token"]
+
+    async def save(state: overdue.AlarmLifecycle, caller_token: str, changed: bool) -> None:
+        lifecycles[state.alarm_id] = {"lifecycle": state.model_dump(mode="json"), "caller_token": caller_token}
+        if changed and state.received_at is not None:
+            await pipeline.row("alarm_lifecycle", lifecycle_row(state, caller_token))
+        due = overdue.next_deadline(state, params)
+        bucket = deadlines.setdefault(partition_of(state.alarm_id, n), {})
+        if due is None:
+            bucket.pop(state.alarm_id, None)
+        else:
+            bucket[state.alarm_id] = due
+
+    def rebuild_index() -> None:
+        deadlines.clear()
+        for alarm_id, stored in lifecycles.items():
+            state = overdue.AlarmLifecycle.model_validate(stored["lifecycle"])
+            due = overdue.next_deadline(state, params)
+            if due is not None:
+                deadlines.setdefault(partition_of(alarm_id, n), {})[alarm_id] = due
+        index["stale"] = False
+
+    @app.on_rebalance_complete.connect
+    async def _after_rebalance(sender, **kwargs) -> None:
+        index["stale"] = True
+
+    async def on_alarm(alarm: Alarm) -> None:
+        state, token = load(alarm.alarm_id)
+        if alarm.status == "received" and alarm.caller_phone:
+            token = pseudonym(alarm.caller_phone, pii_key)
+        new = overdue.apply_alarm(state, alarm)
+        await save(new, token, changed=state is None or new.version != state.version)
+        if alarm.status == "received":
+            # Repartition by cell: the per-cell models and counts live there.
+            await pipeline.alarms_by_cell.send(
+                key=alarm_cell(alarm).encode(),
+                value=orjson.dumps(alarm.model_dump(mode="json", exclude_none=True, exclude={"caller_phone"})),
+            )
+
+    async def on_tick(partition: int) -> None:
+        if index["stale"]:
+            rebuild_index()
+        stream_time = pipeline.clock.now()
+        if stream_time is None:
+            return
+        now = datetime.now(timezone.utc)
+        for alarm_id, due in sorted(deadlines.get(partition, {}).items()):
+            if due >= stream_time:
+                continue
+            state, token = load(alarm_id)
+            if state is None:
+                deadlines[partition].pop(alarm_id, None)
+                continue
+            checked, situations = overdue.check_overdue(state, stream_time, params, now, locale=settings.locale)
+            await save(checked, token, changed=False)
+            await pipeline.emit(situations)
+
+    @app.agent(app.topic(settings.topic("alarms"), pipeline.alarm_signals.get_topic_name()), name="alarms")
     async def alarm_agent(stream):
         async for event in stream.events():
             try:
-                alarm = await pipeline.admit(event, "alarms", Alarm)
-                if alarm is None:
+                if event.message.topic == pipeline.alarm_signals.get_topic_name():
+                    if event.message.value == TICK:
+                        await on_tick(event.message.partition)
                     continue
-                if alarm.status == "received":
-                    # Repartition by cell: the per-cell models and counts live there.
-                    await pipeline.alarms_by_cell.send(
-                        key=alarm_cell(alarm).encode(),
-                        value=orjson.dumps(alarm.model_dump(mode="json", exclude_none=True)),
-                    )
+                alarm = await pipeline.admit(event, "alarms", Alarm)
+                if alarm is not None:
+                    await on_alarm(alarm)
             except Exception as exc:  # the worker never dies of a record
                 await pipeline.failed(event, exc)
+
+    @app.timer(1.0)
+    async def send_ticks() -> None:
+        # Timers cannot write tables; a tick record per owned partition drives the agent.
+        signals = pipeline.alarm_signals.get_topic_name()
+        for tp in app.assignor.assigned_actives():
+            if tp.topic == signals:
+                await pipeline.alarm_signals.send(value=TICK, partition=tp.partition)

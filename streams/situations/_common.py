@@ -73,7 +73,11 @@ def alarm_cell(alarm: Alarm) -> str:
 
 
 def replay(emitted: tuple[Emitted, ...], cause: str, type_: str | None = None) -> list[Situation]:
-    return [e.situation for e in emitted if e.cause == cause and type_ in (None, e.situation.type)]
+    """What `cause` emitted before (of one type, if given): re-sent when it is applied again."""
+    return [
+        e.situation for e in emitted
+        if e.cause == cause and (type_ is None or e.situation.type == type_)
+    ]
 
 
 def _canonical(value: object) -> object:

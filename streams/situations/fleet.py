@@ -63,7 +63,8 @@ def fresh_positions(
             continue
         held = latest.get(p.unit_id)
         # Equal timestamps: keep a deterministic one whatever the iteration order.
-        if held is None or (p.ts, p.model_dump_json()) > (held.ts, held.model_dump_json()):
+        tie = held is not None and p.ts == held.ts and p.model_dump_json() > held.model_dump_json()
+        if held is None or p.ts > held.ts or tie:
             latest[p.unit_id] = p
     return [p for _, p in sorted(latest.items()) if p.ts >= at - max_age]
 

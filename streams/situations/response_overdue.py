@@ -212,6 +212,5 @@ def prune(
     """None once the alarm's key can be deleted (see the module docstring)."""
     if state.closed_at is not None:
         return None if stream_time >= state.closed_at + params.keep_closed else state
-    marks = [state.received_at] + [m.ts for m in (state.first_dispatch, state.first_arrival) if m]
-    last = max(t for t in marks if t is not None) if any(marks) else None
-    return None if last is not None and stream_time >= last + params.keep_open else state
+    seen = [t for t in (state.received_at, state.dispatched_at, state.arrived_at) if t is not None]
+    return None if seen and stream_time >= max(seen) + params.keep_open else state

@@ -8,7 +8,9 @@ silence is a new occurrence with a new id. A unit that never pinged has no silen
 event_time = last ping ts + silence; lat/lon = the last position. Severity `medium` for
 police units, `low` for auxiliary ones.
 
-State: the per-unit `UnitTrack` (`silence_reported_for` holds the reported silence).
+State: the per-unit `UnitTrack` (`silence_reported_for` holds the reported silence; the
+track always keeps its latest ping, whatever else `unit_track.advance` prunes). Late pings
+(more than the lateness behind stream time) are not recorded, so they cannot end a silence.
 """
 
 from __future__ import annotations

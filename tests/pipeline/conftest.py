@@ -58,6 +58,7 @@ class Worker:
             "SITAWARE_TOPIC_PREFIX": s.topic_prefix,
             "SITAWARE_TOPIC_PARTITIONS": str(s.topic_partitions),
             "SITAWARE_LOCALE": s.locale,
+            "SITAWARE_FEED_IDLE_S": str(s.feed_idle_s),
         }
 
     def start(self) -> "Worker":
@@ -136,7 +137,7 @@ class Feed:
 def run_settings(stack_settings):
     """Settings for one isolated run: its own topic prefix (and so its own Faust app id)."""
     settings = stack_settings.model_copy(update={"topic_prefix": f"t{uuid.uuid4().hex[:8]}.",
-                                                 "topic_partitions": 4})
+                                                 "topic_partitions": 4, "feed_idle_s": 3.0})
     admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
     ensure_topics(admin, contract_topics(settings))
     admin.close()

@@ -92,3 +92,42 @@ def test_bad_records_are_dead_lettered_and_good_ones_counted_exactly(run_setting
 
     poll(counted, timeout=60, message="exact alarm_counts_1m rows")
     assert 'sitaware_dead_letters_total{stage="decode"' in worker.metrics()
+
+
+def test_lifecycle_rows_and_response_overdue(run_settings, worker_factory, feed):
+    lat, lon = 31.1 + random.random() * 0.2, 121.3 + random.random() * 0.2
+    late_p1 = _alarm("OVD1", 0, lat, lon, priority=1, caller_phone="13900001111")
+    served = _alarm("OK1", 0, lat + 0.01, lon, priority=1)
+    worker_factory()
+    ts = lambda m: (BASE + timedelta(minutes=m)).isoformat()  # noqa: E731
+    for record in (
+        late_p1, served,
+        {"alarm_id": "OK1", "status": "dispatched", "ts": ts(1), "unit_id": "U1"},
+        {"alarm_id": "OK1", "status": "arrived", "ts": ts(4), "unit_id": "U1"},
+        {"alarm_id": "OK1", "status": "closed", "ts": ts(20)},
+        _alarm("LATER", 12, lat - 0.01, lon, priority=4),  # moves stream time past both SLAs
+    ):
+        feed.send("alarms", record["alarm_id"], record)
+    feed.flush()
+
+    def overdue():
+        found = [json.loads(r.value) for r in feed.read_all("situations")]
+        return [s for s in found if s["type"] == "response_overdue"]
+
+    found = poll(overdue, timeout=60, message="response_overdue")
+    assert [s["subject"] for s in found] == ["OVD1"]
+    assert found[0]["severity"] == "critical"
+    assert found[0]["event_time"].startswith((BASE + timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M"))
+
+    query = ("SELECT alarm_id, priority, dispatched_at, arrived_at, closed_at, first_unit_id, response_s, caller_token "
+             "FROM alarm_lifecycle FINAL WHERE alarm_id IN ('OVD1', 'OK1') AND received_at = %(t)s ORDER BY alarm_id")
+
+    def lifecycle():
+        rows = _reader(run_settings).execute(query, {"t": BASE.replace(tzinfo=None)})
+        return rows if len(rows) == 2 and rows[0][4] is not None else None
+
+    ok, ovd = poll(lifecycle, timeout=60, message="alarm_lifecycle rows")
+    assert ok[:7] == ("OK1", 1, (BASE + timedelta(minutes=1)), BASE + timedelta(minutes=4),
+                      BASE + timedelta(minutes=20), "U1", 240.0)
+    assert ovd[2] is None and ovd[3] is None and ovd[4] is None
+    assert len(ovd[7]) == 64 and "13900001111" not in ovd[7]
