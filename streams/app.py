@@ -5,7 +5,9 @@ Co-partitioning plan (README "Architecture"): every topic below has
 keyed like the table:
 
     alarms (key alarm_id) + <app>-alarm-signals (ticks)   -> alarm agent, table alarm-lifecycle
+    patrol-gps (key unit_id) + <app>-unit-signals          -> unit agent, table unit-tracks
     <app>-alarms-by-cell (key cell)                        -> cell agent, tables cell-bursts, alarm-counts
+    <app>-unit-presence (key minute|cell|type|status)      -> presence agent, table presence
     <app>-clickhouse-rows (key row identity)               -> ClickHouse sink agent (no table)
 """
 
@@ -47,7 +49,22 @@ class Pipeline:
         self.late_events = app.topic(s.topic(specs.LATE_EVENTS), partitions=n)
         self.alarm_signals = self.internal_topic("alarm-signals")
         self.alarms_by_cell = self.internal_topic("alarms-by-cell")
+        self.unit_signals = self.internal_topic("unit-signals")
+        self.presence = self.internal_topic("unit-presence")
         self.clickhouse_rows = self.internal_topic("clickhouse-rows")
+        feeds = {s.topic(name): name for name in (specs.ALARMS, specs.PATROL_GPS, specs.CHECKPOINT_PASSES)}
+
+        @app.on_partitions_assigned.connect
+        async def _track_feeds(sender, assigned, **kwargs) -> None:
+            for tp in assigned:
+                if tp.topic in feeds:
+                    self.clock.track(feeds[tp.topic], tp.partition)
+
+        @app.on_partitions_revoked.connect
+        async def _forget_feeds(sender, revoked, **kwargs) -> None:
+            for tp in revoked:
+                if tp.topic in feeds:
+                    self.clock.forget(feeds[tp.topic], tp.partition)
 
     def internal_topic(self, name: str) -> faust.TopicT:
         full_name = f"{self.app.conf.id}-{name}"

@@ -5,8 +5,10 @@ the largest event `ts` seen on that partition — a partition that is consumed f
 during a replay) never makes its siblings' records late. The pipeline's stream time is the
 smallest feed watermark among active feeds. A partition or feed with no record for
 `idle_after` of wall time stops holding stream time back; when every feed is idle, stream
-time advances with the wall clock from where it stood, so timers still fire in a quiet city.
-Stream time never goes backwards.
+time advances with the wall clock from the newest event seen, so timers still fire in a
+quiet city.
+A partition assigned but not yet delivering holds stream time where it is, so a backlog
+that is fetched later is not judged late. Stream time never goes backwards.
 """
 
 from __future__ import annotations
@@ -38,6 +40,11 @@ class StreamClock:
             entry[0] = max(entry[0], event_s)
             entry[1] = self.wall()
 
+    def track(self, feed: str, partition: int) -> None:
+        """A feed partition was assigned: until it delivers a record or goes idle, it holds
+        stream time where it is (a backlog not fetched yet must not be judged late)."""
+        self._partitions.setdefault((feed, partition), [float("-inf"), self.wall()])
+
     def forget(self, feed: str, partition: int) -> None:
         """A partition was revoked from this worker: it no longer holds stream time."""
         self._partitions.pop((feed, partition), None)
@@ -52,12 +59,19 @@ class StreamClock:
         if feeds:
             candidate = min(feeds.values())
             self._anchor = None
+            if candidate == float("-inf"):  # an assigned partition has not delivered yet
+                if self._stream_s is None:
+                    return None
+                candidate = self._stream_s
         elif self._partitions:
             # Everything idle: advance with the wall clock from the last stream time.
             if self._anchor is None:
-                start = self._stream_s if self._stream_s is not None else max(
-                    m for m, _ in self._partitions.values()
-                )
+                # Every record that was coming has come: start from the newest one.
+                start = max(m for m, _ in self._partitions.values())
+                if self._stream_s is not None:
+                    start = max(start, self._stream_s)
+                if start == float("-inf"):  # nothing was ever delivered
+                    return None
                 last_seen = max(w for _, w in self._partitions.values())
                 self._anchor = (start, last_seen + self.idle_after_s)
             stream_at_idle, idle_since = self._anchor

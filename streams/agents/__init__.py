@@ -6,7 +6,7 @@ __all__ = ["register"]
 
 
 def register(pipeline) -> None:
-    from streams.agents import alarms, cells, clickhouse_rows
+    from streams.agents import alarms, cells, clickhouse_rows, presence, units
 
-    for module in (alarms, cells, clickhouse_rows):
+    for module in (alarms, cells, units, presence, clickhouse_rows):
         module.register(pipeline)

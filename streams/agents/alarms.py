@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 
 import orjson
 
+from streams import signals
 from streams.partitioning import partition_of
 from streams.situations import response_overdue as overdue
 from streams.situations._common import alarm_cell
@@ -20,8 +21,6 @@ from topics.pii import pseudonym
 from topics.records import Alarm
 
 __all__ = ["register", "lifecycle_row"]
-
-TICK = b'{"kind":"tick"}'
 
 
 def lifecycle_row(state: overdue.AlarmLifecycle, caller_token: str) -> dict:
@@ -79,6 +78,19 @@ def register(pipeline) -> None:
             token = pseudonym(alarm.caller_phone, pii_key)
         new = overdue.apply_alarm(state, alarm)
         await save(new, token, changed=state is None or new.version != state.version)
+        if alarm.status in ("dispatched", "arrived"):
+            # The unit's side judges arrivals: forward the record with the alarm's site.
+            site = new.site()
+            await pipeline.unit_signals.send(key=alarm.unit_id.encode(), value=signals.signal(
+                "alarm", alarm=alarm.model_dump(mode="json", exclude_none=True, exclude={"caller_phone"}),
+                site=site.model_dump(mode="json") if site else None,
+            ))
+        if alarm.status == "received" and state is not None and state.site() is None:
+            # Units were assigned before the alarm's site was known: tell them now.
+            for mark in (new.first_dispatch, new.first_arrival):
+                if mark is not None:
+                    await pipeline.unit_signals.send(key=mark.by.encode(), value=signals.signal(
+                        "site", site=new.site().model_dump(mode="json")))
         if alarm.status == "received":
             # Repartition by cell: the per-cell models and counts live there.
             await pipeline.alarms_by_cell.send(
@@ -86,12 +98,9 @@ def register(pipeline) -> None:
                 value=orjson.dumps(alarm.model_dump(mode="json", exclude_none=True, exclude={"caller_phone"})),
             )
 
-    async def on_tick(partition: int) -> None:
+    async def on_tick(partition: int, stream_time: datetime) -> None:
         if index["stale"]:
             rebuild_index()
-        stream_time = pipeline.clock.now()
-        if stream_time is None:
-            return
         now = datetime.now(timezone.utc)
         for alarm_id, due in sorted(deadlines.get(partition, {}).items()):
             if due >= stream_time:
@@ -109,8 +118,7 @@ def register(pipeline) -> None:
         async for event in stream.events():
             try:
                 if event.message.topic == pipeline.alarm_signals.get_topic_name():
-                    if event.message.value == TICK:
-                        await on_tick(event.message.partition)
+                    await on_signal(event.message.partition, signals.parse(event.message.value))
                     continue
                 alarm = await pipeline.admit(event, "alarms", Alarm)
                 if alarm is not None:
@@ -118,10 +126,21 @@ def register(pipeline) -> None:
             except Exception as exc:  # the worker never dies of a record
                 await pipeline.failed(event, exc)
 
-    @app.timer(1.0)
-    async def send_ticks() -> None:
-        # Timers cannot write tables; a tick record per owned partition drives the agent.
-        signals = pipeline.alarm_signals.get_topic_name()
-        for tp in app.assignor.assigned_actives():
-            if tp.topic == signals:
-                await pipeline.alarm_signals.send(value=TICK, partition=tp.partition)
+    async def on_signal(partition: int, message: dict) -> None:
+        kind = message["kind"]
+        if kind == "tick":
+            await on_tick(partition, signals.tick_time(message))
+            return
+        state, token = load(message["alarm_id"])
+        if state is None:
+            return
+        if kind == "arrival":  # from the unit agent's arrival_detected
+            new = overdue.note_arrival(state, message["unit_id"], datetime.fromisoformat(message["ts"]))
+            await save(new, token, changed=new.version != state.version)
+        elif kind == "site_request" and state.site() is not None:  # a ping named this alarm
+            await pipeline.unit_signals.send(
+                key=message["unit_id"].encode(),
+                value=signals.signal("site", site=state.site().model_dump(mode="json")),
+            )
+
+    signals.start_ticks(pipeline, pipeline.alarm_signals)

@@ -51,3 +51,27 @@ def test_stream_time_never_goes_backwards_and_lateness_is_strict():
     assert clock.now() == T0 + timedelta(minutes=30)
     assert clock.is_late(T0 + timedelta(minutes=19, seconds=59), timedelta(minutes=10))
     assert not clock.is_late(T0 + timedelta(minutes=20), timedelta(minutes=10))
+
+
+def test_assigned_partition_holds_stream_time_until_it_delivers_or_idles():
+    wall = FakeWall()
+    clock = StreamClock(idle_after=timedelta(seconds=30), wall=wall)
+    clock.track("alarms", 0)
+    clock.observe("gps", 0, T0 + timedelta(minutes=30))
+    assert clock.now() is None  # the alarm backlog has not been fetched yet
+    assert not clock.is_late(T0, timedelta(minutes=10))
+    clock.observe("alarms", 0, T0)
+    assert clock.now() == T0
+    wall.t += 31
+    clock.observe("gps", 0, T0 + timedelta(minutes=31))
+    assert clock.now() == T0 + timedelta(minutes=31)  # the idle alarm partition is released
+
+
+def test_all_idle_starts_from_the_newest_event_seen():
+    wall = FakeWall()
+    clock = StreamClock(idle_after=timedelta(seconds=3), wall=wall)
+    clock.observe("gps", 0, T0 + timedelta(minutes=15))
+    clock.observe("gps", 1, T0 + timedelta(minutes=2))
+    assert clock.now() == T0 + timedelta(minutes=2)
+    wall.t += 10  # both went idle at once, 7 s ago
+    assert clock.now() == T0 + timedelta(minutes=15, seconds=7)

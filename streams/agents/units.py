@@ -1,0 +1,118 @@
+"""Unit agent: per patrol/auxiliary unit — arrival_detected, arrival_mismatch, unit_offline,
+and the first sighting of each unit per (minute, cell, type, status) for `unit_presence_1m`.
+
+Inputs: `patrol-gps` (key unit_id) and `<app>-unit-signals` (co-partitioned: ticks,
+alarm records of this unit forwarded by the alarm agent with the alarm's site, and sites
+answered to a ping that named an alarm). Table `unit-tracks` is keyed by unit_id.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from streams import signals
+from streams.partitioning import partition_of
+from streams.situations import units as rules_
+from streams.situations.unit_track import AlarmSite, UnitTrack
+from topics.geo import geohash
+from topics.records import Alarm, PatrolPing
+
+__all__ = ["register"]
+
+
+def register(pipeline) -> None:
+    app, settings = pipeline.app, pipeline.settings
+    n = settings.topic_partitions
+    tracks = pipeline.table("unit-tracks")
+    sightings = pipeline.table("unit-sightings")  # unit_id -> presence key last reported
+    rules = rules_.UnitRules()
+    locale = settings.locale
+    known: dict[int, set[str]] = {}  # partition -> unit ids with a track (cache of the table)
+    index = {"stale": True}
+
+    @app.on_rebalance_complete.connect
+    async def _after_rebalance(sender, **kwargs) -> None:
+        index["stale"] = True
+
+    def load(unit_id: str) -> UnitTrack | None:
+        stored = tracks[unit_id]
+        return UnitTrack.model_validate(stored) if stored else None
+
+    async def store(unit_id: str, result) -> None:
+        track, situations = result
+        if track is None:
+            tracks.pop(unit_id, None)
+            known.get(partition_of(unit_id, n), set()).discard(unit_id)
+        else:
+            tracks[unit_id] = track.model_dump(mode="json")
+            known.setdefault(partition_of(unit_id, n), set()).add(unit_id)
+        for situation in situations:
+            if situation.type == "arrival_detected":
+                # The alarm's lifecycle counts a detected arrival as an arrival.
+                alarm_id = situation.evidence[0]
+                await pipeline.alarm_signals.send(key=alarm_id.encode(), value=signals.signal(
+                    "arrival", alarm_id=alarm_id, unit_id=unit_id, ts=situation.event_time.isoformat()))
+        await pipeline.emit(situations)
+
+    async def report_presence(ping: PatrolPing) -> None:
+        minute = ping.ts.astimezone(timezone.utc).replace(second=0, microsecond=0)
+        key = "|".join((minute.isoformat(), geohash(ping.lat, ping.lon), ping.unit_type, ping.status))
+        if sightings[ping.unit_id] == key:
+            return  # already reported for this minute, cell, type and status
+        sightings[ping.unit_id] = key
+        await pipeline.presence.send(key=key.encode(), value=ping.unit_id.encode())
+
+    async def on_ping(ping: PatrolPing, stream_time: datetime) -> None:
+        track = load(ping.unit_id)
+        site = None
+        if ping.alarm_id and (track is None or track.assignment(ping.alarm_id) is None):
+            # The ping names an alarm this unit side has no site for: ask its agent.
+            await pipeline.alarm_signals.send(key=ping.alarm_id.encode(), value=signals.signal(
+                "site_request", alarm_id=ping.alarm_id, unit_id=ping.unit_id))
+        result = rules_.on_ping(track, ping, stream_time, rules, _now(), site=site, locale=locale)
+        await store(ping.unit_id, result)
+        await report_presence(ping)
+
+    async def on_signal(key: bytes | None, partition: int, message: dict) -> None:
+        kind = message["kind"]
+        if kind == "tick":
+            stream_time = signals.tick_time(message)
+            if index["stale"]:
+                known.clear()
+                for unit_id in tracks.keys():
+                    known.setdefault(partition_of(unit_id, n), set()).add(unit_id)
+                index["stale"] = False
+            for unit_id in sorted(known.get(partition, ())):
+                await store(unit_id, rules_.on_tick(load(unit_id), stream_time, rules, _now(), locale=locale))
+            return
+        unit_id = key.decode()
+        stream_time = pipeline.clock.now()
+        if kind == "alarm":
+            alarm = Alarm.model_validate(message["alarm"])
+            site = AlarmSite.model_validate(message["site"]) if message["site"] else None
+            result = rules_.on_alarm(load(unit_id), alarm, site, stream_time or alarm.ts, rules, _now(), locale=locale)
+        else:  # "site"
+            site = AlarmSite.model_validate(message["site"])
+            result = rules_.on_site(load(unit_id), site, stream_time or site.ts, rules, _now(), locale=locale)
+        await store(unit_id, result)
+
+    signals_topic = pipeline.unit_signals.get_topic_name()
+
+    @app.agent(app.topic(settings.topic("patrol-gps"), signals_topic), name="units")
+    async def unit_agent(stream):
+        async for event in stream.events():
+            try:
+                if event.message.topic == signals_topic:
+                    await on_signal(event.message.key, event.message.partition, signals.parse(event.message.value))
+                    continue
+                ping = await pipeline.admit(event, "patrol-gps", PatrolPing)
+                if ping is not None:
+                    await on_ping(ping, pipeline.clock.now() or ping.ts)
+            except Exception as exc:  # the worker never dies of a record
+                await pipeline.failed(event, exc)
+
+    signals.start_ticks(pipeline, pipeline.unit_signals)
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
