@@ -6,7 +6,6 @@ import hashlib
 import os
 import shutil
 import subprocess
-import time
 
 from sitaware.errors import StackError
 from sitaware.settings import DEPLOY_DIR, Settings
@@ -115,17 +114,8 @@ class ClickHouseServer:
             client.disconnect()
 
     def wait_healthy(self, timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.healthy():
-                return
-            died = self.process.exited_early()
-            if died is not None:
-                raise StackError(f"ClickHouse exited during start-up:\n{died}")
-            time.sleep(0.3)
-        raise StackError(
-            f"ClickHouse did not answer SELECT 1 within {timeout:.0f}s "
-            f"(log: {self.workdir / 'log' / 'error.log'})"
+        self.process.wait_until_healthy(
+            self.healthy, "ClickHouse", "SELECT 1", self.workdir / "log" / "error.log", timeout
         )
 
     def stop(self) -> bool:

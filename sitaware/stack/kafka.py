@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
 from sitaware.errors import StackError
@@ -136,17 +135,8 @@ class KafkaBroker:
         self.process.start(self._java("kafka.Kafka", str(config), heap=True))
 
     def wait_healthy(self, timeout: float = 90.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.healthy():
-                return
-            died = self.process.exited_early()
-            if died is not None:
-                raise StackError(f"the Kafka broker exited during start-up:\n{died}")
-            time.sleep(0.5)
-        raise StackError(
-            f"the Kafka broker did not answer a metadata request within {timeout:.0f}s "
-            f"(log: {self.workdir / 'server.log'})"
+        self.process.wait_until_healthy(
+            self.healthy, "the Kafka broker", "a metadata request", self.workdir / "server.log", timeout
         )
 
     def healthy(self) -> bool:

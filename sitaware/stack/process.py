@@ -76,6 +76,18 @@ class ServiceProcess:
             lines = []
         return "\n".join(lines[-15:]) or "(no output)"
 
+    def wait_until_healthy(self, healthy, what: str, probe: str, log: Path, timeout: float) -> None:
+        """Poll `healthy()` until it answers; fail fast, with its output, if the process dies."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if healthy():
+                return
+            died = self.exited_early()
+            if died is not None:
+                raise StackError(f"{what} exited during start-up:\n{died}")
+            time.sleep(0.3)
+        raise StackError(f"{what} did not answer {probe} within {timeout:.0f}s (log: {log})")
+
     def stop(self, timeout: float = 30.0) -> bool:
         """SIGTERM, wait, then SIGKILL. Returns True if a process was running."""
         pid = self.pid()
