@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 
 import pytest
 from clickhouse_driver import Client
@@ -84,7 +85,12 @@ def test_status_notices_a_stopped_broker(tmp_path):
     try:
         broker.wait_healthy()
         assert LocalStack(settings).status()[0].healthy
-        os.kill(broker.process.pid(), 9)
+        pid = broker.process.pid()
+        os.kill(pid, 9)
+        # SIGKILL is delivered asynchronously: wait until the kernel has ended the process.
+        deadline = time.monotonic() + 30
+        while broker.process.pid() is not None and time.monotonic() < deadline:
+            time.sleep(0.1)
         kafka_status = LocalStack(settings).status()[0]
         assert not kafka_status.healthy and not kafka_status.running
         assert "down" in kafka_status.line()
