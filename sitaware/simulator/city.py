@@ -9,6 +9,7 @@ patrols, so a `coverage_gap` can be staged there without ever happening by accid
 from __future__ import annotations
 
 import math
+import random
 from bisect import bisect_right
 from dataclasses import dataclass
 from functools import cached_property
@@ -16,7 +17,7 @@ from pathlib import Path
 
 from topics.districts import Districts
 
-from .geometry import Point, bearing_deg, distance_km
+from .geometry import Point, bearing_deg, distance_km, offset
 
 __all__ = [
     "DISTRICTS_PATH",
@@ -165,3 +166,13 @@ class City:
 
     def district_of(self, p: Point) -> str | None:
         return self.districts.district_of(p[0], p[1])
+
+    @staticmethod
+    def random_point(rng: random.Random) -> Point:
+        return rng.uniform(BOUNDS[0], BOUNDS[2]), rng.uniform(BOUNDS[1], BOUNDS[3])
+
+    def hot_point(self, rng: random.Random, spread_km: float | None = None) -> Point:
+        """Around a hot area picked by weight, spread by the area's own or the given spread."""
+        area = rng.choices(self.hot_areas, weights=[a.weight for a in self.hot_areas])[0]
+        spread = area.spread_km if spread_km is None else spread_km
+        return offset(area.centre, rng.gauss(0, spread), rng.gauss(0, spread))

@@ -76,9 +76,9 @@ SCALES = {
     "small": CityScale("small", 40, 10, 24, 3.0, 8),
     # ~50 records/s of event time: a lively dashboard at --speed 1.
     "demo": CityScale("demo", 400, 20, 240, 8.0, 24),
-    # ~480 records/s of event time (4000 units pinging, 100 checkpoints):
-    # --speed 10 offers the pipeline ~4.5k records/s.
-    "city": CityScale("city", 4000, 100, 1500, 22.0, 200),
+    # ~460 records/s of event time (5000 units pinging, 100 checkpoints):
+    # --speed 10 offers the pipeline ~4.5k records/s; the generator makes ~14k/s.
+    "city": CityScale("city", 5000, 100, 1500, 20.0, 200),
 }
 
 

@@ -24,11 +24,11 @@ TimedRecord = tuple[int, str, str, dict]  # (event ms since start, topic, key, v
 
 
 class Engine:
-    def __init__(self, seed: int, start: datetime, end_ms: int):
+    def __init__(self, seed: int, start: datetime, end_ms: int, warmup_ms: int = 0):
         self.seed = seed
         self.start = start
         self.end_ms = end_ms
-        self.now = 0
+        self.now = -warmup_ms  # the clock starts early for processes that need a warm-up
         self.counts: Counter[str] = Counter()
         # Ids carry a tag of (seed, start) so that two runs into one broker do not collide.
         self.run_tag = hashlib.sha1(f"{seed}|{start.isoformat()}".encode()).hexdigest()[:4]

@@ -21,6 +21,7 @@ from .engine import SECOND, Engine
 from .geometry import (
     Point, away_from, bearing_deg, distance_km, offset, random_in_disk, segment_distance_km, toward,
 )
+from .grid import PoliceGrid
 from .units import Unit
 
 __all__ = ["Fleet", "FleetListener", "FRESH_MS"]
@@ -39,9 +40,9 @@ class Fleet:
         self.engine = engine
         self.city = city
         self.units = units
-        self.by_id = {u.unit_id: u for u in units}
         self.rng = rng
         self.listener: FleetListener | None = None
+        self._grid = PoliceGrid([u for u in units if u.is_police])
 
     def start(self, sign_off_at_end: bool, retire_share: float = 0.05) -> None:
         for unit in self.units:
@@ -55,13 +56,19 @@ class Fleet:
             self.engine.at(end, self._sign_off)
 
     # --- what the pipeline would see ------------------------------------------------
-    def present_police(self, t: int):
-        """Police units whose latest ping is fresh and says available."""
-        for u in self.units:
-            ping = u.last_ping
-            if (u.is_police and u.status == "available" and not u.retired and u.silent_until is None
-                    and ping is not None and ping[2] == "available" and t - ping[0] <= FRESH_MS):
-                yield u
+    def _present(self, u: Unit, t: int) -> bool:
+        """A police unit whose latest ping is fresh and says available (and still is)."""
+        ping = u.last_ping
+        return (u.is_police and u.status == "available" and not u.retired and u.silent_until is None
+                and ping is not None and ping[2] == "available" and t - ping[0] <= FRESH_MS)
+
+    def present_police(self, t: int, site: Point | None = None, radius_km: float = math.inf) -> list[Unit]:
+        pool = self.units if site is None else self._grid.near(site, radius_km)
+        return [u for u in pool if self._present(u, t)
+                and (site is None or distance_km(u.last_ping[1], site) <= radius_km)]
+
+    def covered(self, site: Point, t: int, radius_km: float) -> bool:
+        return bool(self.present_police(t, site, radius_km))
 
     def nearest_police_km(self, site: Point, t: int) -> float:
         return min((distance_km(u.last_ping[1], site) for u in self.present_police(t)), default=math.inf)
@@ -70,17 +77,19 @@ class Fleet:
         return [u for u in self.units if not u.is_police and not u.retired and u.last_ping
                 and distance_km(u.last_ping[1], site) <= radius_km]
 
-    def free_responders(self, t: int) -> list[Unit]:
-        return [u for u in self.present_police(t)
+    def free_responders(self, t: int, site: Point | None = None, radius_km: float = math.inf) -> list[Unit]:
+        return [u for u in self.present_police(t, site, radius_km)
                 if u.is_responder and not u.reserved and u.hold is None]
 
     @staticmethod
     def eta_s(unit: Unit, site: Point) -> float:
         return distance_km(unit.pos, site) / unit.profile.response_kmh * 3600
 
-    def best_responder(self, site: Point, t: int) -> tuple[float, Unit] | None:
-        return min(((self.eta_s(u, site), u) for u in self.free_responders(t)),
-                   key=lambda pair: pair[0], default=None)
+    def best_responder(self, site: Point, t: int, max_km: float = math.inf) -> tuple[float, Unit] | None:
+        """The free responder that can be there first (ties: the lower unit id)."""
+        best = min(((self.eta_s(u, site), u.unit_id, u) for u in self.free_responders(t, site, max_km)),
+                   default=None)
+        return (best[0], best[2]) if best else None
 
     # --- orders ------------------------------------------------------------------------
     def reserve(self, unit: Unit) -> None:
@@ -131,6 +140,7 @@ class Fleet:
         if unit.case is not None and unit.status in ("dispatched", "on_scene"):
             value["alarm_id"] = unit.case.alarm_id
         unit.last_ping = (t, unit.pos, unit.status)
+        self._grid.move(unit)
         self.engine.emit(PATROL_GPS, unit.unit_id, value)
 
     def _sign_off(self) -> None:

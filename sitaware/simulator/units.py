@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from .city import BOUNDS, City
+from .city import City
 from .geometry import Point, distance_km, offset, random_in_disk
 
 __all__ = ["Profile", "PROFILES", "UNIT_MIX", "Unit", "build_units", "RESPONDER_TYPES"]
@@ -77,22 +77,13 @@ def _counts(total: int) -> list[tuple[str, int]]:
     return [(t, c) for t, c in counts]
 
 
-def _weighted_hot_point(rng: random.Random, city: City, spread_km: float) -> Point:
-    area = rng.choices(city.hot_areas, weights=[a.weight for a in city.hot_areas])[0]
-    return offset(area.centre, rng.gauss(0, spread_km), rng.gauss(0, spread_km))
-
-
-def _uniform_point(rng: random.Random) -> Point:
-    return rng.uniform(BOUNDS[0], BOUNDS[2]), rng.uniform(BOUNDS[1], BOUNDS[3])
-
-
 def _home(rng: random.Random, city: City, unit_type: str) -> Point:
     zone = city.quiet_zone
     for _ in range(100):
         if unit_type == "grid_worker" or (unit_type != "foot_patrol" and rng.random() < 0.3):
-            p = _uniform_point(rng)
+            p = city.random_point(rng)
         else:
-            p = _weighted_hot_point(rng, city, 0.8 if unit_type == "foot_patrol" else 1.5)
+            p = city.hot_point(rng, 0.8 if unit_type == "foot_patrol" else 1.5)
         clear = distance_km(p, zone.centre) >= zone.police_free_km + 0.5
         if city.contains(p) and (clear or unit_type not in POLICE_TYPES):
             return p
