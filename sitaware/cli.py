@@ -103,18 +103,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _optional_commands():
-    """Commands whose modules register themselves (worker, simulate, tail, ...)."""
-    registrars = []
+    """Commands whose modules add their own parsers."""
     from streams.worker import register as worker
 
-    registrars.append(worker)
-    try:
-        from sitaware.simulator.cli import register as simulate
-    except ImportError:
-        pass
-    else:
-        registrars.append(simulate)
-    return registrars
+    def simulate(commands) -> None:
+        from sitaware.simulator.command import add_simulate_arguments, simulate_command
+
+        parser = commands.add_parser("simulate", help="synthetic city feed with a ground truth")
+        add_simulate_arguments(parser)
+        parser.set_defaults(run=simulate_command)
+
+    return [worker, simulate]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -84,7 +84,7 @@ class Dispatcher:
         self.engine.emit(ALARMS, case.alarm_id, {
             "alarm_id": case.alarm_id, "status": "received", "ts": self.engine.ts(),
             "lat": round(lat, 6), "lon": round(lon, 6), "category": case.category,
-            "priority": case.priority, "district": case.district,
+            "priority": case.priority, "district": case.district,  # sent by the call centre: it wins
             "address": f"{case.district} {self.rng.choice(_STREETS)} {self.rng.randint(1, 999)}号",
             "summary": CATEGORIES[case.category][2], "caller_phone": phone,
         })

@@ -13,8 +13,10 @@ nothing reads the clock (live mode picks its start before the run: `live_start()
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import datetime
+from pathlib import Path
 from typing import NamedTuple
 
 from topics.specs import CHECKPOINTS, WATCHLIST
@@ -100,13 +102,13 @@ class CitySimulation:
     @property
     def truth(self) -> dict:
         """The ground-truth document (see `truth.GroundTruth`); final once iteration ends."""
-        self._truth.background = {
-            "alarms_skipped": self.background.skipped,
+        return self._truth.document({
+            "alarms_skipped": self.background.skipped,  # calls no place could take
             "cell_cap_per_15min": CELL_CAP,
             "complete": self._finished,
-        }
-        return self._truth.document()
+        })
 
-    def write_truth(self, path) -> None:
-        self.truth  # refresh the background figures
-        self._truth.write(path)
+    def write_truth(self, path: str | Path) -> None:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.truth, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")

@@ -9,9 +9,6 @@ entry carries `side_effect_of` with the causing entry's id.
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 from .config import SimulationConfig
 from .engine import Engine
 
@@ -24,7 +21,6 @@ class GroundTruth:
         self.config = config
         self.injections: list[dict] = []
         self.skipped: list[dict] = []
-        self.background: dict[str, float] = {}
 
     def add(self, kind: str, match: tuple[str, ...], event_time: int | None, **fields) -> dict:
         """Record an expected situation; instants are given as ms since the start."""
@@ -36,11 +32,11 @@ class GroundTruth:
     def skip(self, kind: str, reason: str) -> None:
         self.skipped.append({"type": kind, "at": self.engine.instant(self.engine.now), "reason": reason})
 
-    def document(self) -> dict:
-        done = []
+    def document(self, background: dict) -> dict:
+        done, skipped = [], list(self.skipped)
         for entry in self.injections:
             if entry["event_time"] is None:  # its decisive record never came before the end
-                self.skipped.append({"type": entry["type"], "at": None, "reason": "did not complete before the end"})
+                skipped.append({"type": entry["type"], "at": None, "reason": "did not complete before the end"})
                 continue
             fields = {k: self._instant(k, v) for k, v in entry.items() if k != "match"}
             done.append({**fields, "match": entry["match"]})
@@ -53,15 +49,11 @@ class GroundTruth:
             "scenario": config.scenario,
             "scale": config.scale.name,
             "injections": done,
-            "skipped": self.skipped,
+            "skipped": skipped,
             "counts": dict(sorted(self.engine.counts.items())),
-            "background": self.background,
+            "background": background,
         }
 
     def _instant(self, key: str, value):
         timed = key in ("event_time", "window_start", "window_end") or key.endswith("_at")
         return self.engine.instant(value) if timed and isinstance(value, int) else value
-
-    def write(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.document(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
