@@ -47,6 +47,10 @@ class Settings(BaseSettings):
     allowed_lateness_s: float = Field(600, ge=0)
     feed_idle_s: float = Field(30, gt=0)
 
+    # --- the city ---------------------------------------------------------------
+    # District polygons (GeoJSON FeatureCollection, properties.district).
+    districts_file: Path = REPO_ROOT / "sitaware" / "simulator" / "data" / "districts.geojson"
+
     # --- data protection and presentation -----------------------------------------
     pii_key: SecretStr | None = None
     locale: Literal["zh-CN", "en"] = "zh-CN"

@@ -8,6 +8,7 @@ keyed like the table:
     patrol-gps (key unit_id) + <app>-unit-signals          -> unit agent, table unit-tracks
     <app>-alarms-by-cell (key cell)                        -> cell agent, tables cell-bursts, alarm-counts
     <app>-unit-presence (key minute|cell|type|status)      -> presence agent, table presence
+    <app>-sectors (key sector)                             -> sector agent, tables fleet, sector-alarms
     <app>-clickhouse-rows (key row identity)               -> ClickHouse sink agent (no table)
 """
 
@@ -40,7 +41,7 @@ class Pipeline:
     app: faust.App
     def __post_init__(self) -> None:
         s, app = self.settings, self.app
-        self.clock = StreamClock(idle_after=timedelta(seconds=s.feed_idle_s))
+        self.clock = StreamClock(idle_after=timedelta(seconds=s.feed_idle_s), backlog=self._backlog)
         self.lateness = timedelta(seconds=s.allowed_lateness_s)
         n = s.topic_partitions
         self.alarms = app.topic(s.topic(specs.ALARMS), partitions=n)
@@ -51,6 +52,7 @@ class Pipeline:
         self.alarms_by_cell = self.internal_topic("alarms-by-cell")
         self.unit_signals = self.internal_topic("unit-signals")
         self.presence = self.internal_topic("unit-presence")
+        self.sectors = self.internal_topic("sectors")
         self.clickhouse_rows = self.internal_topic("clickhouse-rows")
         feeds = {s.topic(name): name for name in (specs.ALARMS, specs.PATROL_GPS, specs.CHECKPOINT_PASSES)}
 
@@ -65,6 +67,16 @@ class Pipeline:
             for tp in revoked:
                 if tp.topic in feeds:
                     self.clock.forget(feeds[tp.topic], tp.partition)
+
+    def _backlog(self, feed: str, partition: int, offset: int) -> bool:
+        """Has the consumer seen records in this feed partition beyond `offset`?"""
+        from faust.types import TP
+
+        try:
+            highwater = self.app.consumer.highwater(TP(self.settings.topic(feed), partition))
+        except Exception:  # not assigned (any more) or no fetch yet: no known backlog
+            return False
+        return highwater is not None and offset + 1 < highwater
 
     def internal_topic(self, name: str) -> faust.TopicT:
         full_name = f"{self.app.conf.id}-{name}"
@@ -116,7 +128,7 @@ class Pipeline:
             await reject(self.dead_letters, self.late_events, event, Rejection(
                 "late", "LateRecord", f"ts is more than {self.lateness} behind stream time"))
             return None
-        self.clock.observe(feed, message.partition, record.ts)
+        self.clock.observe(feed, message.partition, record.ts, message.offset)
         return record
 
     async def failed(self, event: faust.types.EventT, exc: Exception) -> None:

@@ -23,15 +23,27 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 class StreamClock:
-    def __init__(self, idle_after: timedelta = timedelta(seconds=30), wall: Callable[[], float] = time.time):
+    def __init__(
+        self,
+        idle_after: timedelta = timedelta(seconds=30),
+        wall: Callable[[], float] = time.time,
+        backlog: Callable[[str, int, int], bool] = lambda feed, partition, offset: False,
+    ):
         self.idle_after_s = idle_after.total_seconds()
         self.wall = wall
+        # backlog(feed, partition, last offset seen): records are waiting there (the
+        # consumer fetched further than the agent got). Such a partition is never idle,
+        # however long the agent takes to reach it.
+        self.backlog = backlog
+        self._offsets: dict[tuple[str, int], int] = {}
         # (feed, partition) -> [max event ts (epoch s), wall time last seen]
         self._partitions: dict[tuple[str, int], list[float]] = {}
         self._stream_s: float | None = None
         self._anchor: tuple[float, float] | None = None  # (stream s, wall s) when all went idle
 
-    def observe(self, feed: str, partition: int, ts: datetime) -> None:
+    def observe(self, feed: str, partition: int, ts: datetime, offset: int | None = None) -> None:
+        if offset is not None:
+            self._offsets[(feed, partition)] = offset
         event_s = ts.timestamp()
         entry = self._partitions.get((feed, partition))
         if entry is None:
@@ -48,13 +60,16 @@ class StreamClock:
     def forget(self, feed: str, partition: int) -> None:
         """A partition was revoked from this worker: it no longer holds stream time."""
         self._partitions.pop((feed, partition), None)
+        self._offsets.pop((feed, partition), None)
 
     def now(self) -> datetime | None:
         """Current stream time, or None before any record was seen."""
         wall_now = self.wall()
         feeds: dict[str, float] = {}
-        for (feed, _), (max_s, seen_wall) in self._partitions.items():
-            if wall_now - seen_wall < self.idle_after_s:
+        for (feed, partition), (max_s, seen_wall) in self._partitions.items():
+            offset = self._offsets.get((feed, partition))
+            waiting = offset is not None and self.backlog(feed, partition, offset)
+            if waiting or wall_now - seen_wall < self.idle_after_s:
                 feeds[feed] = min(feeds.get(feed, max_s), max_s)
         if feeds:
             candidate = min(feeds.values())
@@ -80,6 +95,30 @@ class StreamClock:
             return None
         self._stream_s = candidate if self._stream_s is None else max(self._stream_s, candidate)
         return _EPOCH + timedelta(seconds=self._stream_s)
+
+    def partition_watermark(self, feed: str, partition: int) -> datetime | None:
+        """What this worker can promise about one partition: no more records from it older
+        than this (its largest ts, or stream time if that is further along)."""
+        entry = self._partitions.get((feed, partition))
+        stream_time = self.now()
+        if entry is None or entry[0] == float("-inf"):
+            return stream_time
+        newest = _EPOCH + timedelta(seconds=entry[0])
+        return max(newest, stream_time) if stream_time else newest
+
+    def describe(self) -> list[dict]:
+        """Per feed partition: newest ts, last offset, seconds since a record, backlog."""
+        wall_now = self.wall()
+        rows = []
+        for (feed, partition), (max_s, seen_wall) in sorted(self._partitions.items()):
+            offset = self._offsets.get((feed, partition))
+            rows.append({
+                "feed": feed, "partition": partition,
+                "newest": None if max_s == float("-inf") else (_EPOCH + timedelta(seconds=max_s)).isoformat(),
+                "offset": offset, "quiet_s": round(wall_now - seen_wall, 1),
+                "backlog": offset is not None and self.backlog(feed, partition, offset),
+            })
+        return rows
 
     def is_late(self, ts: datetime, allowed_lateness: timedelta) -> bool:
         stream_time = self.now()

@@ -20,5 +20,6 @@ def register_pages(pipeline) -> None:
             "status": "ok" if app.rebalancing is False else "rebalancing",
             "assigned_partitions": len(assigned),
             "stream_time": stream_time.isoformat() if stream_time else None,
+            "feeds": pipeline.clock.describe(),
         }
         return self.json(body)

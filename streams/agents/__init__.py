@@ -6,7 +6,7 @@ __all__ = ["register"]
 
 
 def register(pipeline) -> None:
-    from streams.agents import alarms, cells, clickhouse_rows, presence, units
+    from streams.agents import alarms, cells, clickhouse_rows, presence, sectors, units
 
-    for module in (alarms, cells, units, presence, clickhouse_rows):
+    for module in (alarms, cells, units, presence, sectors, clickhouse_rows):
         module.register(pipeline)

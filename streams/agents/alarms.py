@@ -15,8 +15,10 @@ import orjson
 
 from streams import signals
 from streams.partitioning import partition_of
+from streams.sectors import sector_of
 from streams.situations import response_overdue as overdue
 from streams.situations._common import alarm_cell
+from topics.districts import Districts
 from topics.pii import pseudonym
 from topics.records import Alarm
 
@@ -38,6 +40,7 @@ def register(pipeline) -> None:
     n = settings.topic_partitions
     lifecycles = pipeline.table("alarm-lifecycle")
     params = overdue.ResponseOverdueParams()
+    districts = Districts.from_geojson(settings.districts_file)
     pii_key = settings.pii_key.get_secret_value().encode() if settings.pii_key else b""
     deadlines: dict[int, dict[str, datetime]] = {}  # partition -> alarm_id -> deadline
     index = {"stale": True}
@@ -73,6 +76,9 @@ def register(pipeline) -> None:
         index["stale"] = True
 
     async def on_alarm(alarm: Alarm) -> None:
+        if alarm.status == "received" and alarm.district is None:
+            # Contract §1: the district comes from the city's polygons unless the producer sent one.
+            alarm = alarm.model_copy(update={"district": districts.district_of(alarm.lat, alarm.lon)})
         state, token = load(alarm.alarm_id)
         if alarm.status == "received" and alarm.caller_phone:
             token = pseudonym(alarm.caller_phone, pii_key)
@@ -92,6 +98,9 @@ def register(pipeline) -> None:
                     await pipeline.unit_signals.send(key=mark.by.encode(), value=signals.signal(
                         "site", site=new.site().model_dump(mode="json")))
         if alarm.status == "received":
+            # The fleet join happens in the alarm's sector (streams/agents/sectors.py).
+            await pipeline.sectors.send(key=sector_of(alarm.lat, alarm.lon).encode(), value=signals.signal(
+                "alarm", alarm=alarm.model_dump(mode="json", exclude_none=True, exclude={"caller_phone"})))
             # Repartition by cell: the per-cell models and counts live there.
             await pipeline.alarms_by_cell.send(
                 key=alarm_cell(alarm).encode(),

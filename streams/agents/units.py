@@ -11,7 +11,10 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from streams import signals
+from streams.agents.sectors import HALO_KM
 from streams.partitioning import partition_of
+from streams.sectors import sectors_near
+from streams.situations.fleet import UnitPosition
 from streams.situations import units as rules_
 from streams.situations.unit_track import AlarmSite, UnitTrack
 from topics.geo import geohash
@@ -72,6 +75,9 @@ def register(pipeline) -> None:
         result = rules_.on_ping(track, ping, stream_time, rules, _now(), site=site, locale=locale)
         await store(ping.unit_id, result)
         await report_presence(ping)
+        position = signals.signal("ping", position=UnitPosition.from_ping(ping).model_dump(mode="json"))
+        for sector in sectors_near(ping.lat, ping.lon, HALO_KM):
+            await pipeline.sectors.send(key=sector.encode(), value=position)
 
     async def on_signal(key: bytes | None, partition: int, message: dict) -> None:
         kind = message["kind"]
@@ -84,6 +90,7 @@ def register(pipeline) -> None:
                 index["stale"] = False
             for unit_id in sorted(known.get(partition, ())):
                 await store(unit_id, rules_.on_tick(load(unit_id), stream_time, rules, _now(), locale=locale))
+            await send_watermark(partition)
             return
         unit_id = key.decode()
         stream_time = pipeline.clock.now()
@@ -95,6 +102,16 @@ def register(pipeline) -> None:
             site = AlarmSite.model_validate(message["site"])
             result = rules_.on_site(load(unit_id), site, stream_time or site.ts, rules, _now(), locale=locale)
         await store(unit_id, result)
+
+    async def send_watermark(partition: int) -> None:
+        # Sent after every ping of this partition admitted so far was forwarded: the sector
+        # agents may judge alarms up to this time (streams/agents/sectors.py).
+        mark = pipeline.clock.partition_watermark("patrol-gps", partition)
+        if mark is None:
+            return
+        value = signals.signal("watermark", source=partition, ts=mark.isoformat())
+        for sector_partition in range(n):
+            await pipeline.sectors.send(value=value, partition=sector_partition)
 
     signals_topic = pipeline.unit_signals.get_topic_name()
 

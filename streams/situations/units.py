@@ -58,8 +58,12 @@ def on_ping(
     detected_at: datetime, *, site: AlarmSite | None = None, locale: str = "zh-CN",
 ) -> Result:
     track = advance(track or UnitTrack(unit_id=ping.unit_id), stream_time, rules.retention)
+    # A ping that ends a silence of >= [3 min] proves the silence in event time, even if no
+    # tick ran inside it (ticks are coarse when a backlog is replayed fast).
+    track, silence = check_offline(track, ping.ts, rules.offline, detected_at, locale=locale)
     track = record_ping(track, ping, rules.retention, site)
-    return _judge(track, f"ping:{stamp(ping.ts)}", stream_time, rules, detected_at, locale)
+    track, judged = _judge(track, f"ping:{stamp(ping.ts)}", stream_time, rules, detected_at, locale)
+    return track, silence + judged
 
 
 def on_alarm(

@@ -92,3 +92,25 @@ def test_summary_in_both_locales(unit_feed, ping, t):
         feed.ping(ping("U1", t(0)))
         texts += [s.summary for s in feed.tick(t(3))]
     assert texts == ["U1 已 3 分钟未回传定位。", "Unit U1 has sent no position for 3 minutes."]
+
+
+def test_a_ping_ending_a_long_silence_reports_it_without_a_tick():
+    from datetime import datetime, timedelta, timezone
+
+    from streams.situations import units
+    from topics.records import PatrolPing
+
+    t0 = datetime(2026, 3, 2, 1, 0, tzinfo=timezone.utc)
+    rules, now = units.UnitRules(), datetime(2026, 3, 2, 2, 0, tzinfo=timezone.utc)
+
+    def ping(minutes):
+        return PatrolPing(unit_id="MC-1", ts=t0 + timedelta(minutes=minutes), lat=31.1, lon=121.3,
+                          unit_type="motorcycle", status="available")
+
+    track, out = units.on_ping(None, ping(0), t0, rules, now)
+    track, out = units.on_ping(track, ping(2.99), t0 + timedelta(minutes=2.99), rules, now)
+    assert out == []  # a gap just under 3 min is no silence
+    track, out = units.on_ping(track, ping(6), t0 + timedelta(minutes=6), rules, now)
+    assert [(s.type, s.event_time) for s in out] == [("unit_offline", t0 + timedelta(minutes=5.99))]
+    again, repeated = units.on_ping(track, ping(6), t0 + timedelta(minutes=6), rules, now)
+    assert [s.event_id for s in repeated if s.type == "unit_offline"] in ([], [out[0].event_id])

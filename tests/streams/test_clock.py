@@ -75,3 +75,17 @@ def test_all_idle_starts_from_the_newest_event_seen():
     assert clock.now() == T0 + timedelta(minutes=2)
     wall.t += 10  # both went idle at once, 7 s ago
     assert clock.now() == T0 + timedelta(minutes=15, seconds=7)
+
+
+def test_partition_with_a_backlog_is_never_idle():
+    wall = FakeWall()
+    waiting = {("gps", 1): True}
+    clock = StreamClock(idle_after=timedelta(seconds=3), wall=wall,
+                        backlog=lambda feed, partition, offset: waiting.get((feed, partition), False))
+    clock.observe("gps", 0, T0 + timedelta(minutes=9), offset=50)
+    clock.observe("gps", 1, T0 + timedelta(minutes=2), offset=7)
+    wall.t += 60  # the agent has not reached partition 1's fetched records for a minute
+    clock.observe("gps", 0, T0 + timedelta(minutes=10), offset=51)
+    assert clock.now() == T0 + timedelta(minutes=2)
+    waiting[("gps", 1)] = False
+    assert clock.now() == T0 + timedelta(minutes=10)

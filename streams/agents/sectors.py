@@ -1,0 +1,135 @@
+"""Sector agent: `dispatch_recommendation` and `coverage_gap` — the join of received alarms
+with the fleet's recent positions, by sector (`streams/sectors.py`).
+
+Input `<app>-sectors` (key sector) carries three kinds of record:
+  - ping       a unit position, from the unit agent, copied to every sector within 10 km;
+  - alarm      a received alarm, from the alarm agent, to its own sector;
+  - watermark  from each patrol-gps partition's owner, every tick: no more pings from
+               that partition older than `ts` will come.
+An alarm is judged once every patrol-gps partition's watermark has passed its ts, so the
+positions it is judged on are exactly those with ts <= A.ts, whatever order the feeds were
+consumed in — a replay gives the same answer. Tables (keyed "<sector>|...", so they live in
+the sector's partition): `fleet` (one key per ping) and `sector-alarms` (pending or done).
+The in-memory index of both is a cache of the tables, rebuilt after each rebalance.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime, timedelta, timezone
+
+import orjson
+
+from streams.partitioning import partition_of
+from streams.situations import coverage_gap, dispatch_recommendation
+from streams.situations.fleet import UnitPosition
+from topics.records import Alarm
+
+__all__ = ["register", "HALO_KM"]
+
+HALO_KM = 10.0  # the largest radius any alarm-time model searches
+
+
+def register(pipeline) -> None:
+    app, settings = pipeline.app, pipeline.settings
+    n = settings.topic_partitions
+    fleet = pipeline.table("fleet")
+    judged = pipeline.table("sector-alarms")
+    dispatch_params = dispatch_recommendation.DispatchRecommendationParams()
+    gap_params = coverage_gap.CoverageGapParams()
+    keep = pipeline.lateness + dispatch_params.max_ping_age + timedelta(minutes=1)
+    # partition -> sector -> unit -> [(ts, position)]; partition -> alarm key -> Alarm
+    positions: dict[int, dict[str, dict[str, list]]] = defaultdict(lambda: defaultdict(dict))
+    pending: dict[int, dict[str, Alarm]] = defaultdict(dict)
+    watermarks: dict[int, dict[int, datetime]] = defaultdict(dict)  # partition -> source -> ts
+    done: dict[int, dict[str, datetime]] = defaultdict(dict)  # judged keys kept to dedupe
+    index = {"stale": True}
+
+    @app.on_rebalance_complete.connect
+    async def _after_rebalance(sender, **kwargs) -> None:
+        index["stale"] = True
+
+    def rebuild() -> None:
+        positions.clear()
+        pending.clear()
+        for key, value in fleet.items():
+            sector, unit_id, _ = key.split("|", 2)
+            p = UnitPosition.model_validate(value)
+            positions[partition_of(sector, n)][sector].setdefault(unit_id, []).append(p)
+        for units in positions.values():
+            for pings in (u for s in units.values() for u in s.values()):
+                pings.sort(key=lambda p: p.ts)
+        done.clear()
+        for key, value in judged.items():
+            alarm = Alarm.model_validate(value["alarm"])
+            partition = partition_of(key.split("|", 1)[0], n)
+            if value["done"]:
+                done[partition][key] = alarm.ts
+            else:
+                pending[partition][key] = alarm
+        index["stale"] = False
+
+    def on_ping(partition: int, sector: str, position: UnitPosition) -> None:
+        held = positions[partition][sector].setdefault(position.unit_id, [])
+        if any(p.ts == position.ts for p in held):
+            return  # re-delivered
+        fleet[f"{sector}|{position.unit_id}|{position.ts.isoformat()}"] = position.model_dump(mode="json")
+        held.append(position)
+        held.sort(key=lambda p: p.ts)
+        horizon = held[-1].ts - keep
+        while len(held) > 1 and held[0].ts < horizon:
+            old = held.pop(0)  # older than any alarm still judged can need
+            fleet.pop(f"{sector}|{old.unit_id}|{old.ts.isoformat()}", None)
+
+    def on_alarm(partition: int, sector: str, alarm: Alarm) -> None:
+        key = f"{sector}|{alarm.alarm_id}"
+        if judged[key] is None:  # a re-delivered alarm is judged once
+            judged[key] = {"alarm": alarm.model_dump(mode="json", exclude_none=True), "done": False}
+            pending[partition][key] = alarm
+
+    async def judge_due(partition: int) -> None:
+        marks = watermarks[partition]
+        if len(marks) < n:
+            return  # not every patrol-gps partition has spoken yet
+        passed = min(marks.values())
+        for key, alarm in sorted(pending[partition].items(), key=lambda kv: kv[1].ts):
+            if alarm.ts > passed:
+                continue
+            sector = key.split("|", 1)[0]
+            seen = [p for pings in positions[partition][sector].values() for p in pings]
+            now = datetime.now(timezone.utc)
+            situations = [
+                *dispatch_recommendation.recommend_dispatch(alarm, seen, dispatch_params, now, locale=settings.locale),
+                *coverage_gap.detect_coverage_gap(alarm, seen, gap_params, now, locale=settings.locale),
+            ]
+            judged[key] = {"alarm": alarm.model_dump(mode="json", exclude_none=True), "done": True}
+            del pending[partition][key]
+            done[partition][key] = alarm.ts
+            await pipeline.emit(situations)
+        # A judged alarm is remembered (to ignore re-deliveries) until records that old are late.
+        forget_before = passed - 2 * pipeline.lateness
+        for key in [k for k, ts in done[partition].items() if ts < forget_before]:
+            del done[partition][key]
+            judged.pop(key, None)
+
+    @app.agent(pipeline.sectors, name="sectors")
+    async def sector_agent(stream):
+        async for event in stream.events():
+            try:
+                if index["stale"]:
+                    rebuild()
+                partition = event.message.partition
+                message = orjson.loads(event.message.value)
+                kind = message["kind"]
+                if kind == "watermark":
+                    watermarks[partition][message["source"]] = datetime.fromisoformat(message["ts"])
+                    await judge_due(partition)
+                    continue
+                sector = event.message.key.decode()
+                if kind == "ping":
+                    on_ping(partition, sector, UnitPosition.model_validate(message["position"]))
+                elif kind == "alarm":
+                    on_alarm(partition, sector, Alarm.model_validate(message["alarm"]))
+                    await judge_due(partition)
+            except Exception as exc:  # the worker never dies of a record
+                await pipeline.failed(event, exc)
