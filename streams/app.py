@@ -20,6 +20,7 @@ from pathlib import Path
 
 import faust
 import orjson
+from faust.types import TP
 
 from sitaware.settings import Settings
 from streams.clock import StreamClock
@@ -68,15 +69,45 @@ class Pipeline:
                 if tp.topic in feeds:
                     self.clock.forget(feeds[tp.topic], tp.partition)
 
-    def _backlog(self, feed: str, partition: int, offset: int) -> bool:
-        """Has the consumer seen records in this feed partition beyond `offset`?"""
-        from faust.types import TP
+    def _backlog(self, feed: str, partition: int, offset: int | None) -> bool:
+        """Does the consumer know of records in this feed partition past `offset` (the last
+        one the agent admitted, or None before the first: then past the start position)?"""
+        return self.consumed_up_to(TP(self.settings.topic(feed), partition), offset, None) is False
 
+    async def send_feed_watermark(self, feed: str, partition: int) -> None:
+        """Tell every sector partition: no more `feed` records from `partition` older than
+        the returned instant will follow what this worker already forwarded.
+
+        Released to stream time only when the broker confirms the partition was read to
+        its end (a partition the clock thinks idle may just not be fetched yet).
+        """
+        tp = TP(self.settings.topic(feed), partition)
+        ends = await self.app.consumer.highwaters(tp)
+        drained = self.consumed_up_to(tp, self.clock.last_offset(feed, partition), ends.get(tp))
+        mark = self.clock.partition_watermark(feed, partition, release=bool(drained))
+        if mark is None:
+            return
+        value = orjson.dumps({"kind": "watermark", "feed": feed, "source": partition, "ts": mark.isoformat()})
+        for sector_partition in range(self.settings.topic_partitions):
+            await self.sectors.send(value=value, partition=sector_partition)
+
+    def consumed_up_to(self, tp, offset: int | None, end_offset: int | None) -> bool | None:
+        """True if the agent has read everything before `end_offset` (default: the highwater
+        the consumer last fetched), False if not, None if that is not known yet."""
+        consumer = self.app.consumer
         try:
-            highwater = self.app.consumer.highwater(TP(self.settings.topic(feed), partition))
-        except Exception:  # not assigned (any more) or no fetch yet: no known backlog
-            return False
-        return highwater is not None and offset + 1 < highwater
+            end = end_offset if end_offset is not None else consumer.highwater(tp)
+        except Exception:  # not assigned (any more), or no fetch yet
+            return None
+        if end is None:
+            return None
+        if offset is not None:
+            return offset + 1 >= end
+        # Nothing admitted yet: the start position is the committed offset, or the log start
+        # for a new group (taken as 0; a fully expired log then counts as a backlog until a
+        # record or the idle timeout comes — the safe side).
+        start = consumer._read_offset.get(tp)
+        return (start or 0) >= end
 
     def internal_topic(self, name: str) -> faust.TopicT:
         full_name = f"{self.app.conf.id}-{name}"

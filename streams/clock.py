@@ -27,13 +27,13 @@ class StreamClock:
         self,
         idle_after: timedelta = timedelta(seconds=30),
         wall: Callable[[], float] = time.time,
-        backlog: Callable[[str, int, int], bool] = lambda feed, partition, offset: False,
+        backlog: Callable[[str, int, int | None], bool] = lambda feed, partition, offset: False,
     ):
         self.idle_after_s = idle_after.total_seconds()
         self.wall = wall
-        # backlog(feed, partition, last offset seen): records are waiting there (the
-        # consumer fetched further than the agent got). Such a partition is never idle,
-        # however long the agent takes to reach it.
+        # backlog(feed, partition, last offset seen or None): records are waiting there
+        # (the consumer knows of records the agent has not reached). Such a partition is
+        # never idle, however long the agent takes to reach it.
         self.backlog = backlog
         self._offsets: dict[tuple[str, int], int] = {}
         # (feed, partition) -> [max event ts (epoch s), wall time last seen]
@@ -68,7 +68,7 @@ class StreamClock:
         feeds: dict[str, float] = {}
         for (feed, partition), (max_s, seen_wall) in self._partitions.items():
             offset = self._offsets.get((feed, partition))
-            waiting = offset is not None and self.backlog(feed, partition, offset)
+            waiting = self.backlog(feed, partition, offset)
             if waiting or wall_now - seen_wall < self.idle_after_s:
                 feeds[feed] = min(feeds.get(feed, max_s), max_s)
         if feeds:
@@ -96,15 +96,18 @@ class StreamClock:
         self._stream_s = candidate if self._stream_s is None else max(self._stream_s, candidate)
         return _EPOCH + timedelta(seconds=self._stream_s)
 
-    def partition_watermark(self, feed: str, partition: int) -> datetime | None:
+    def partition_watermark(self, feed: str, partition: int, release: bool = True) -> datetime | None:
         """What this worker can promise about one partition: no more records from it older
-        than this (its largest ts, or stream time if that is further along)."""
+        than its largest ts — or than stream time, if `release` says the partition has been
+        read to its end and stream time is further along."""
         entry = self._partitions.get((feed, partition))
-        stream_time = self.now()
-        if entry is None or entry[0] == float("-inf"):
-            return stream_time
-        newest = _EPOCH + timedelta(seconds=entry[0])
-        return max(newest, stream_time) if stream_time else newest
+        newest = None if entry is None or entry[0] == float("-inf") else _EPOCH + timedelta(seconds=entry[0])
+        stream_time = self.now() if release else None
+        candidates = [t for t in (newest, stream_time) if t is not None]
+        return max(candidates) if candidates else None
+
+    def last_offset(self, feed: str, partition: int) -> int | None:
+        return self._offsets.get((feed, partition))
 
     def describe(self) -> list[dict]:
         """Per feed partition: newest ts, last offset, seconds since a record, backlog."""
@@ -116,7 +119,7 @@ class StreamClock:
                 "feed": feed, "partition": partition,
                 "newest": None if max_s == float("-inf") else (_EPOCH + timedelta(seconds=max_s)).isoformat(),
                 "offset": offset, "quiet_s": round(wall_now - seen_wall, 1),
-                "backlog": offset is not None and self.backlog(feed, partition, offset),
+                "backlog": self.backlog(feed, partition, offset),
             })
         return rows
 

@@ -108,6 +108,7 @@ def register(pipeline) -> None:
             )
 
     async def on_tick(partition: int, stream_time: datetime) -> None:
+        await pipeline.send_feed_watermark("alarms", partition)  # lets sectors forget pings
         if index["stale"]:
             rebuild_index()
         now = datetime.now(timezone.utc)

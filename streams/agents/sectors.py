@@ -4,11 +4,12 @@ with the fleet's recent positions, by sector (`streams/sectors.py`).
 Input `<app>-sectors` (key sector) carries three kinds of record:
   - ping       a unit position, from the unit agent, copied to every sector within 10 km;
   - alarm      a received alarm, from the alarm agent, to its own sector;
-  - watermark  from each patrol-gps partition's owner, every tick: no more pings from
-               that partition older than `ts` will come.
-An alarm is judged once every patrol-gps partition's watermark has passed its ts, so the
-positions it is judged on are exactly those with ts <= A.ts, whatever order the feeds were
-consumed in — a replay gives the same answer. Tables (keyed "<sector>|...", so they live in
+  - watermark  from each `patrol-gps` and `alarms` partition's owner, every tick: no more
+               pings (alarms) from that partition older than `ts` will come.
+A two-sided watermark join: an alarm is judged once every patrol-gps partition's watermark
+has passed its ts, so it sees exactly the positions with ts <= A.ts, whatever order and
+pace the feeds were consumed in; a ping is forgotten only once every alarms partition's
+watermark says no alarm that could need it is still to come. Tables (keyed "<sector>|...", so they live in
 the sector's partition): `fleet` (one key per ping) and `sector-alarms` (pending or done).
 The in-memory index of both is a cache of the tables, rebuilt after each rebalance.
 """
@@ -37,11 +38,12 @@ def register(pipeline) -> None:
     judged = pipeline.table("sector-alarms")
     dispatch_params = dispatch_recommendation.DispatchRecommendationParams()
     gap_params = coverage_gap.CoverageGapParams()
-    keep = pipeline.lateness + dispatch_params.max_ping_age + timedelta(minutes=1)
+    keep = dispatch_params.max_ping_age + timedelta(minutes=1)
     # partition -> sector -> unit -> [(ts, position)]; partition -> alarm key -> Alarm
     positions: dict[int, dict[str, dict[str, list]]] = defaultdict(lambda: defaultdict(dict))
     pending: dict[int, dict[str, Alarm]] = defaultdict(dict)
-    watermarks: dict[int, dict[int, datetime]] = defaultdict(dict)  # partition -> source -> ts
+    # partition -> (feed, source partition) -> watermark
+    watermarks: dict[int, dict[tuple[str, int], datetime]] = defaultdict(dict)
     done: dict[int, dict[str, datetime]] = defaultdict(dict)  # judged keys kept to dedupe
     index = {"stale": True}
 
@@ -76,7 +78,12 @@ def register(pipeline) -> None:
         fleet[f"{sector}|{position.unit_id}|{position.ts.isoformat()}"] = position.model_dump(mode="json")
         held.append(position)
         held.sort(key=lambda p: p.ts)
-        horizon = held[-1].ts - keep
+        alarms_passed = feed_watermark(partition, "alarms")
+        if alarms_passed is None:
+            return  # not every alarms partition has spoken: any ping may still be needed
+        # Keep what an alarm still to come, or one waiting for the GPS watermark, may need.
+        oldest_pending = min((a.ts for a in pending[partition].values()), default=alarms_passed)
+        horizon = min(alarms_passed, oldest_pending, held[-1].ts) - keep
         while len(held) > 1 and held[0].ts < horizon:
             old = held.pop(0)  # older than any alarm still judged can need
             fleet.pop(f"{sector}|{old.unit_id}|{old.ts.isoformat()}", None)
@@ -87,11 +94,14 @@ def register(pipeline) -> None:
             judged[key] = {"alarm": alarm.model_dump(mode="json", exclude_none=True), "done": False}
             pending[partition][key] = alarm
 
+    def feed_watermark(partition: int, feed: str) -> datetime | None:
+        marks = [ts for (f, _), ts in watermarks[partition].items() if f == feed]
+        return min(marks) if len(marks) == n else None  # None until every partition spoke
+
     async def judge_due(partition: int) -> None:
-        marks = watermarks[partition]
-        if len(marks) < n:
-            return  # not every patrol-gps partition has spoken yet
-        passed = min(marks.values())
+        passed = feed_watermark(partition, "patrol-gps")
+        if passed is None:
+            return
         for key, alarm in sorted(pending[partition].items(), key=lambda kv: kv[1].ts):
             if alarm.ts > passed:
                 continue
@@ -122,7 +132,7 @@ def register(pipeline) -> None:
                 message = orjson.loads(event.message.value)
                 kind = message["kind"]
                 if kind == "watermark":
-                    watermarks[partition][message["source"]] = datetime.fromisoformat(message["ts"])
+                    watermarks[partition][(message["feed"], message["source"])] = datetime.fromisoformat(message["ts"])
                     await judge_due(partition)
                     continue
                 sector = event.message.key.decode()

@@ -90,7 +90,7 @@ def register(pipeline) -> None:
                 index["stale"] = False
             for unit_id in sorted(known.get(partition, ())):
                 await store(unit_id, rules_.on_tick(load(unit_id), stream_time, rules, _now(), locale=locale))
-            await send_watermark(partition)
+            await pipeline.send_feed_watermark("patrol-gps", partition)
             return
         unit_id = key.decode()
         stream_time = pipeline.clock.now()
@@ -102,16 +102,6 @@ def register(pipeline) -> None:
             site = AlarmSite.model_validate(message["site"])
             result = rules_.on_site(load(unit_id), site, stream_time or site.ts, rules, _now(), locale=locale)
         await store(unit_id, result)
-
-    async def send_watermark(partition: int) -> None:
-        # Sent after every ping of this partition admitted so far was forwarded: the sector
-        # agents may judge alarms up to this time (streams/agents/sectors.py).
-        mark = pipeline.clock.partition_watermark("patrol-gps", partition)
-        if mark is None:
-            return
-        value = signals.signal("watermark", source=partition, ts=mark.isoformat())
-        for sector_partition in range(n):
-            await pipeline.sectors.send(value=value, partition=sector_partition)
 
     signals_topic = pipeline.unit_signals.get_topic_name()
 

@@ -94,7 +94,7 @@ def test_bad_records_are_dead_lettered_and_good_ones_counted_exactly(run_setting
         got = {(m.astimezone(timezone.utc), c, p): n for m, c, p, n in rows}
         return rows if got == dict(expected) else None
 
-    poll(counted, timeout=60, message="exact alarm_counts_1m rows")
+    poll(counted, timeout=120, message="exact alarm_counts_1m rows")
     assert 'sitaware_dead_letters_total{stage="decode"' in worker.metrics()
 
 
@@ -130,7 +130,7 @@ def test_lifecycle_rows_and_response_overdue(run_settings, worker_factory, feed)
         rows = _reader(run_settings).execute(query, {"t": BASE.replace(tzinfo=None)})
         return rows if len(rows) == 2 and rows[0][4] is not None else None
 
-    ok, ovd = poll(lifecycle, timeout=60, message="alarm_lifecycle rows")
+    ok, ovd = poll(lifecycle, timeout=120, message="alarm_lifecycle rows")
     assert ok[:7] == ("OK1", 1, (BASE + timedelta(minutes=1)), BASE + timedelta(minutes=4),
                       BASE + timedelta(minutes=20), "U1", 240.0)
     assert ovd[2] is None and ovd[3] is None and ovd[4] is None

@@ -10,7 +10,7 @@ from datetime import datetime
 
 import pytest
 
-from sitaware.simulator import run_simulation
+from sitaware.simulator import load_records, run_simulation
 from tests.pipeline.conftest import poll
 
 CORE_KINDS = ("alarm_hotspot", "crowd_gathering", "coverage_gap", "response_overdue",
@@ -34,12 +34,6 @@ def _situations_by_id(feed) -> dict[str, dict]:
     return {s["event_id"]: s for s in (json.loads(r.value) for r in feed.read_all("situations"))}
 
 
-@pytest.mark.xfail(
-    reason="known defect (issue 3): at start-up a patrol-gps partition that has not delivered "
-    "yet is released as idle, so the sector join judges the first alarms before their "
-    "pings arrive (false coverage_gap, missing dispatch_recommendation)",
-    strict=False,
-)
 @pytest.mark.parametrize("scenario", ["core", "none"])
 def test_simulated_city_matches_ground_truth(scenario, run_settings, worker_factory, feed, tmp_path):
     # A feed is released as idle after 10 s without records: long enough that a partition
@@ -59,15 +53,24 @@ def test_simulated_city_matches_ground_truth(scenario, run_settings, worker_fact
 
     poll(caught_up, timeout=240, message="the worker's stream time to pass the end of the run")
 
+    received = {value["alarm_id"] for topic, _, value in load_records(tmp_path / "records")
+                if topic == "alarms" and value["status"] == "received"}
+
     def all_found():
+        # Done when every injection is matched and every received alarm was judged against
+        # the fleet (it gets a dispatch_recommendation, a coverage_gap, or both).
         found = _situations_by_id(feed)
-        return found if all(any(_matches(i, s) for s in found.values()) for i in injections) else None
+        judged = {s["subject"] for s in found.values()
+                  if s["type"] in ("dispatch_recommendation", "coverage_gap")}
+        done = judged >= received and all(any(_matches(i, s) for s in found.values()) for i in injections)
+        return found if done else None
 
     try:
         found = poll(all_found, timeout=60, message="every injected situation")
     except AssertionError:
         found = _situations_by_id(feed)
         missing = [i for i in injections if not any(_matches(i, s) for s in found.values())]
+        missing += sorted(received - {s["subject"] for s in found.values()})
         raise AssertionError(f"missing {missing}; found {sorted((s['type'], s['subject'] or s['cell']) for s in found.values() if s['type'] in CORE_KINDS)}")
     by_type = defaultdict(list)
     for situation in found.values():

@@ -87,4 +87,4 @@ def test_units_arrivals_offline_and_presence(run_settings, worker_factory, feed)
         got = {(m.astimezone(timezone.utc), c, t, s): n for m, c, t, s, n in rows}
         return got if got == {k: len(v) for k, v in expected.items()} else None
 
-    poll(presence, timeout=60, message="exact unit_presence_1m")
+    poll(presence, timeout=120, message="exact unit_presence_1m")
