@@ -65,14 +65,9 @@ def _migrate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _demo(args: argparse.Namespace, settings: Settings) -> int:
-    from sitaware.smoke import smoke_round_trip
-    from sitaware.stack.local import LocalStack
+    from sitaware.demo import run_demo
 
-    stack = LocalStack(settings, log=print)
-    stack.up()
-    service = stack.service_settings()
-    smoke_round_trip(service, service.clickhouse_reader_password.get_secret_value())
-    return 0
+    return run_demo(settings, args)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -95,6 +90,10 @@ def build_parser() -> argparse.ArgumentParser:
     migrate.set_defaults(run=_migrate)
 
     demo = commands.add_parser("demo", help="the main job: stack, worker, simulated city, live view")
+    demo.add_argument("--scale", default="demo", choices=["small", "demo", "city"])
+    demo.add_argument("--speed", type=float, default=10.0, help="simulated time per wall second")
+    demo.add_argument("--duration", default="2h", help="simulated time, e.g. 30m, 2h")
+    demo.add_argument("--smoke", action="store_true", help="only the stack round trip, then exit")
     demo.set_defaults(run=_demo)
 
     for register in _optional_commands():
@@ -113,7 +112,9 @@ def _optional_commands():
         add_simulate_arguments(parser)
         parser.set_defaults(run=simulate_command)
 
-    return [worker, simulate]
+    from sitaware.tail import register as tail
+
+    return [worker, simulate, tail]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,77 @@
+"""`sitaware demo` (the README's main job): stack, a worker, a simulated city, a live view.
+
+The worker and the simulator run as child processes with the stack's settings; the live
+view (`sitaware tail`) runs in the foreground. Ctrl-C stops all of them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import urllib.request
+import subprocess
+import sys
+import time
+
+from sitaware.settings import Settings
+
+__all__ = ["run_demo"]
+
+
+def run_demo(settings: Settings, args: argparse.Namespace) -> int:
+    from sitaware.smoke import smoke_round_trip
+    from sitaware.stack.local import LocalStack
+
+    stack = LocalStack(settings, log=lambda m: print(m, file=sys.stderr))
+    stack.up()
+    service = stack.service_settings()
+    smoke_round_trip(service, service.clickhouse_reader_password.get_secret_value(),
+                     log=lambda m: print(m, file=sys.stderr))
+    if args.smoke:
+        return 0
+    env = dict(os.environ)
+    for line in stack.env_lines():  # export SITAWARE_X=value (shell-quoted)
+        name, _, value = shlex.split(line)[1].partition("=")
+        env[name] = value
+    logs = settings.stack_dir / "demo"
+    logs.mkdir(parents=True, exist_ok=True)
+    cli = [sys.executable, "-m", "sitaware.cli"]
+    children = [
+        subprocess.Popen(cli + ["worker"], env=env, stdout=open(logs / "worker.log", "ab"),
+                         stderr=subprocess.STDOUT),
+    ]
+    _wait_for_worker(settings.worker_web_port, children[0])
+    children.append(subprocess.Popen(
+        cli + ["simulate", "--scale", args.scale, "--speed", str(args.speed), "--duration", args.duration,
+               "--start", "now", "--truth", str(logs / "truth.json")],
+        env=env, stdout=open(logs / "simulate.log", "ab"), stderr=subprocess.STDOUT,
+    ))
+    print(f"worker and simulator running (logs in {logs}); situations follow. Ctrl-C to stop.",
+          file=sys.stderr)
+    try:
+        return subprocess.call(cli + ["tail"], env=env)
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        for child in children:
+            child.terminate()
+        for child in children:
+            try:
+                child.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                child.kill()
+
+
+def _wait_for_worker(port: int, worker: subprocess.Popen, timeout: float = 120.0) -> None:
+    """Until the worker's /health says it owns partitions (so the feed is not ahead of it)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and worker.poll() is None:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as r:
+                if json.loads(r.read()).get("assigned_partitions"):
+                    return
+        except OSError:
+            pass
+        time.sleep(0.5)
