@@ -74,9 +74,10 @@ class Pipeline:
         one the agent admitted, or None before the first: then past the start position)?"""
         return self.consumed_up_to(TP(self.settings.topic(feed), partition), offset, None) is False
 
-    async def send_feed_watermark(self, feed: str, partition: int) -> None:
-        """Tell every sector partition: no more `feed` records from `partition` older than
-        the returned instant will follow what this worker already forwarded.
+    async def send_feed_watermark(self, feed: str, partition: int, to=()) -> None:
+        """Tell every partition of the sectors topic (and of the topics in `to`): no more
+        `feed` records from `partition` older than the mark will follow what this worker
+        already forwarded.
 
         Released to stream time only when the broker confirms the partition was read to
         its end (a partition the clock thinks idle may just not be fetched yet).
@@ -88,8 +89,9 @@ class Pipeline:
         if mark is None:
             return
         value = orjson.dumps({"kind": "watermark", "feed": feed, "source": partition, "ts": mark.isoformat()})
-        for sector_partition in range(self.settings.topic_partitions):
-            await self.sectors.send(value=value, partition=sector_partition)
+        for topic in (self.sectors, *to):
+            for target in range(self.settings.topic_partitions):
+                await topic.send(value=value, partition=target)
 
     def consumed_up_to(self, tp, offset: int | None, end_offset: int | None) -> bool | None:
         """True if the agent has read everything before `end_offset` (default: the highwater

@@ -108,7 +108,8 @@ def register(pipeline) -> None:
             )
 
     async def on_tick(partition: int, stream_time: datetime) -> None:
-        await pipeline.send_feed_watermark("alarms", partition)  # lets sectors forget pings
+        # Lets the sector and unit agents forget pings no alarm still to come can need.
+        await pipeline.send_feed_watermark("alarms", partition, to=(pipeline.unit_signals,))
         if index["stale"]:
             rebuild_index()
         now = datetime.now(timezone.utc)

@@ -31,6 +31,7 @@ def register(pipeline) -> None:
     rules = rules_.UnitRules()
     locale = settings.locale
     known: dict[int, set[str]] = {}  # partition -> unit ids with a track (cache of the table)
+    alarm_marks: dict[int, dict[int, datetime]] = {}  # partition -> alarms partition -> mark
     index = {"stale": True}
 
     @app.on_rebalance_complete.connect
@@ -65,6 +66,16 @@ def register(pipeline) -> None:
         sightings[ping.unit_id] = key
         await pipeline.presence.send(key=key.encode(), value=ping.unit_id.encode())
 
+    def unit_time(partition: int, stream_time: datetime) -> datetime:
+        """The time the per-unit rules run at: stream time, held back to what the alarms
+        feed has delivered here. Alarm records reach this agent through an internal topic
+        and may lag the pings; the tracks must keep the pings those records are judged by.
+        """
+        marks = alarm_marks.get(partition, {})
+        if len(marks) < n:
+            return stream_time
+        return min(stream_time, min(marks.values()))
+
     async def on_ping(ping: PatrolPing, stream_time: datetime) -> None:
         track = load(ping.unit_id)
         site = None
@@ -81,8 +92,11 @@ def register(pipeline) -> None:
 
     async def on_signal(key: bytes | None, partition: int, message: dict) -> None:
         kind = message["kind"]
+        if kind == "watermark":
+            alarm_marks.setdefault(partition, {})[message["source"]] = datetime.fromisoformat(message["ts"])
+            return
         if kind == "tick":
-            stream_time = signals.tick_time(message)
+            stream_time = unit_time(partition, signals.tick_time(message))
             if index["stale"]:
                 known.clear()
                 for unit_id in tracks.keys():
@@ -94,6 +108,7 @@ def register(pipeline) -> None:
             return
         unit_id = key.decode()
         stream_time = pipeline.clock.now()
+        stream_time = stream_time and unit_time(partition, stream_time)
         if kind == "alarm":
             alarm = Alarm.model_validate(message["alarm"])
             site = AlarmSite.model_validate(message["site"]) if message["site"] else None
@@ -114,7 +129,8 @@ def register(pipeline) -> None:
                     continue
                 ping = await pipeline.admit(event, "patrol-gps", PatrolPing)
                 if ping is not None:
-                    await on_ping(ping, pipeline.clock.now() or ping.ts)
+                    stream_time = pipeline.clock.now() or ping.ts
+                    await on_ping(ping, unit_time(event.message.partition, stream_time))
             except Exception as exc:  # the worker never dies of a record
                 await pipeline.failed(event, exc)
 

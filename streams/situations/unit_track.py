@@ -101,7 +101,12 @@ class UnitTrack(StateModel):
 @dataclass(frozen=True)
 class TrackRetention:
     lateness: timedelta = LATENESS
-    pings: timedelta = LATENESS + timedelta(minutes=2)
+    # Alarm records reach the unit agent through an internal topic and can trail its pings
+    # (by minutes when a backlog is replayed); keep pings long enough to judge them.
+    pings: timedelta = LATENESS + timedelta(minutes=10)
+    # Forwarded alarm records were judged on time at intake: accept them while the pings
+    # they are judged by are still held.
+    forwarded_alarms: timedelta = LATENESS + timedelta(minutes=8)
     assignments: timedelta = timedelta(hours=12)
 
 
@@ -161,7 +166,7 @@ def record_alarm(
     track = track or UnitTrack(unit_id=alarm.unit_id)
     if alarm.unit_id != track.unit_id:
         raise ValueError(f"record of unit {alarm.unit_id} applied to the track of {track.unit_id}")
-    if _is_late(track, alarm.ts, retention):
+    if track.watermark is not None and alarm.ts < track.watermark - retention.forwarded_alarms:
         return track
     track = _assign(track, alarm.alarm_id, alarm.ts, site)
     held = track.assignment(alarm.alarm_id)

@@ -72,7 +72,7 @@ def test_the_track_stays_small_over_a_long_shift(unit_feed, ping, alarm, alarm_s
             dispatch = alarm(f"A{i}", ts=ts, status="dispatched", unit_id="U1")
             feed.alarm(dispatch, alarm_site(f"A{i}", i / 6))
         feed.ping(ping("U1", ts, alarm_id=f"A{i - i % 360}"))
-    assert len(feed.track.pings) <= 12 * 6 + 1  # lateness + 2 min of pings
+    assert len(feed.track.pings) <= 20 * 6 + 1  # the ping retention: lateness + 10 min
     assert all(e.at >= feed.track.watermark - timedelta(minutes=10) for e in feed.track.emitted)
     feed.tick(t(8 * 60 + 12 * 60))
     assert feed.track.assignments == () and len(feed.track.pings) == 1
