@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     locale: Literal["zh-CN", "en"] = "zh-CN"
 
     # --- worker ------------------------------------------------------------------
+    # The Faust app id (consumer group, internal topic and state names). Workers with the
+    # same id share the work; a new id re-reads the inputs from the start (a replay).
+    app_id: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     # The worker's HTTP server (/health, /metrics). 0.0.0.0 in containers.
     worker_web_bind: str = "127.0.0.1"
     worker_web_port: int = Field(6066, ge=1, le=65535)

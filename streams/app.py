@@ -205,7 +205,7 @@ def create_pipeline(
     store: str = "rocksdb://",
     web_enabled: bool = True,
 ) -> Pipeline:
-    app_id = f"{settings.topic_prefix}sitaware"
+    app_id = settings.app_id or f"{settings.topic_prefix}sitaware"
     datadir = datadir or settings.stack_dir / "worker" / app_id
     datadir.mkdir(parents=True, exist_ok=True)
     app = faust.App(

@@ -109,7 +109,7 @@ def register(pipeline) -> None:
 
     async def on_tick(partition: int, stream_time: datetime) -> None:
         # Lets the sector and unit agents forget pings no alarm still to come can need.
-        await pipeline.send_feed_watermark("alarms", partition, to=(pipeline.unit_signals,))
+        await pipeline.send_feed_watermark("alarms", partition, to=(pipeline.unit_signals, pipeline.alarms_by_cell))
         if index["stale"]:
             rebuild_index()
         now = datetime.now(timezone.utc)

@@ -8,10 +8,12 @@ the row written carries the absolute count, which is also its ReplacingMergeTree
 
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import datetime, timedelta, timezone
 
 import orjson
 
+from streams.partitioning import partition_of
 from streams.situations import alarm_hotspot, crowd_gathering
 from streams.situations._cell_burst import CellBurst
 from topics.records import Alarm
@@ -55,25 +57,69 @@ def register(pipeline) -> None:
     counts = pipeline.table("alarm-counts")
     locale = pipeline.settings.locale
 
+    pending_table = pipeline.table("cell-pending")  # "<cell>|<alarm_id>" -> alarm, until judged
+    n = pipeline.settings.topic_partitions
+    pending: dict[int, dict[str, Alarm]] = defaultdict(dict)
+    marks: dict[int, dict[int, datetime]] = defaultdict(dict)  # partition -> alarms partition -> mark
+    index = {"stale": True}
+
+    @app.on_rebalance_complete.connect
+    async def _after_rebalance(sender, **kwargs) -> None:
+        index["stale"] = True
+
+    def rebuild() -> None:
+        pending.clear()
+        for key, value in pending_table.items():
+            pending[partition_of(key.split("|", 1)[0], n)][key] = Alarm.model_validate(value)
+        index["stale"] = False
+
+    async def apply(cell: str, alarm: Alarm) -> None:
+        now = datetime.now(timezone.utc)
+        for prefix, model, params in _RULES:
+            stored = bursts[f"{prefix}:{cell}"]
+            state = CellBurst.model_validate(stored) if stored else None
+            state, situations = model.apply_alarm(state, alarm, params, now, locale=locale)
+            if state is not None:
+                bursts[f"{prefix}:{cell}"] = state.model_dump(mode="json")
+            await pipeline.emit(situations)
+        stream_time = pipeline.clock.now() or alarm.ts
+        horizon = minute_of(stream_time - 2 * pipeline.lateness - timedelta(minutes=1))
+        new_counts, row = count_alarm(counts[cell] or {}, alarm, cell, horizon)
+        counts[cell] = new_counts
+        if row is not None:
+            await pipeline.row("alarm_counts_1m", row)
+
+    async def apply_due(partition: int) -> None:
+        if len(marks[partition]) < n:
+            return  # not every alarms partition has spoken yet
+        passed = min(marks[partition].values())
+        due = sorted((a.ts, a.alarm_id, key) for key, a in pending[partition].items() if a.ts <= passed)
+        for _, _, key in due:
+            alarm = pending[partition].pop(key)
+            await apply(key.split("|", 1)[0], alarm)
+            pending_table.pop(key, None)
+
     @app.agent(pipeline.alarms_by_cell, name="cells")
     async def cell_agent(stream):
+        # Alarms reach this agent in whatever order the alarms partitions were consumed;
+        # the burst rules are applied in event-time order (held until every alarms
+        # partition's watermark passed them), so a replay or a restart finds the same
+        # hotspots as the live run.
         async for event in stream.events():
             try:
-                cell = event.message.key.decode()
-                alarm = Alarm.model_validate_json(event.message.value)
-                now = datetime.now(timezone.utc)
-                for prefix, model, params in _RULES:
-                    stored = bursts[f"{prefix}:{cell}"]
-                    state = CellBurst.model_validate(stored) if stored else None
-                    state, situations = model.apply_alarm(state, alarm, params, now, locale=locale)
-                    if state is not None:
-                        bursts[f"{prefix}:{cell}"] = state.model_dump(mode="json")
-                    await pipeline.emit(situations)
-                stream_time = pipeline.clock.now() or alarm.ts
-                horizon = minute_of(stream_time - 2 * pipeline.lateness - timedelta(minutes=1))
-                new_counts, row = count_alarm(counts[cell] or {}, alarm, cell, horizon)
-                counts[cell] = new_counts
-                if row is not None:
-                    await pipeline.row("alarm_counts_1m", row)
+                if index["stale"]:
+                    rebuild()
+                partition = event.message.partition
+                message = orjson.loads(event.message.value)
+                if message.get("kind") == "watermark":
+                    marks[partition][message["source"]] = datetime.fromisoformat(message["ts"])
+                else:
+                    cell = event.message.key.decode()
+                    alarm = Alarm.model_validate(message)
+                    key = f"{cell}|{alarm.alarm_id}"
+                    if pending_table[key] is None:
+                        pending_table[key] = alarm.model_dump(mode="json", exclude_none=True)
+                        pending[partition][key] = alarm
+                await apply_due(partition)
             except Exception as exc:
                 await pipeline.failed(event, exc)

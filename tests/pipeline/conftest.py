@@ -59,6 +59,7 @@ class Worker:
             "SITAWARE_TOPIC_PARTITIONS": str(s.topic_partitions),
             "SITAWARE_LOCALE": s.locale,
             "SITAWARE_FEED_IDLE_S": str(s.feed_idle_s),
+            **({"SITAWARE_APP_ID": s.app_id} if s.app_id else {}),
         }
 
     def start(self) -> "Worker":
@@ -88,6 +89,11 @@ class Worker:
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
+
+    def kill(self) -> None:
+        """kill -9: no shutdown, no final commit."""
+        self.proc.kill()
+        self.proc.wait()
 
     def stop(self) -> None:
         if self.alive():

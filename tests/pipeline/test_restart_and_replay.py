@@ -1,0 +1,114 @@
+"""At-least-once with idempotent effects: a worker killed (-9) mid-stream and restarted, and a
+full replay by a fresh app, change no event_id and no ClickHouse `FINAL` value."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import timezone
+
+import pytest
+from clickhouse_driver import Client
+
+from sitaware.simulator import load_records
+from tests.pipeline.city import assert_matches_truth, produce_city, situation_records, wait_for_city
+from tests.pipeline.conftest import poll
+from topics.districts import Districts
+from topics.geo import geohash
+
+
+def _client(settings):
+    return Client(settings.clickhouse_host, port=settings.clickhouse_port, user=settings.clickhouse_user,
+                  password=settings.clickhouse_password.get_secret_value(),
+                  database=settings.clickhouse_database)
+
+
+def _expected_alarm_counts(records, settings) -> Counter:
+    districts = Districts.from_geojson(settings.districts_file)
+    counts = Counter()
+    for topic, _, a in load_records(records):
+        if topic == "alarms" and a["status"] == "received":
+            from datetime import datetime
+
+            minute = datetime.fromisoformat(a["ts"]).astimezone(timezone.utc).replace(second=0, microsecond=0)
+            cell = geohash(a["lat"], a["lon"])
+            district = a.get("district") or districts.district_of(a["lat"], a["lon"]) or ""
+            counts[(minute, cell, district, a["category"], a["priority"])] += 1
+    return counts
+
+
+def _snapshot(client, cells: list[str], alarm_ids: list[str], minutes: tuple) -> dict:
+    params = {"cells": tuple(cells), "ids": tuple(alarm_ids),
+              "first": minutes[0].replace(tzinfo=None), "last": minutes[1].replace(tzinfo=None)}
+    where = "cell IN %(cells)s AND minute BETWEEN %(first)s AND %(last)s"
+    counts = client.execute(
+        "SELECT minute, cell, district, category, priority, alarms FROM alarm_counts_1m FINAL "
+        f"WHERE {where}", params)
+    lifecycle = client.execute(
+        "SELECT alarm_id, dispatched_at, arrived_at, closed_at, first_unit_id, response_s, version "
+        "FROM alarm_lifecycle FINAL WHERE alarm_id IN %(ids)s", params)
+    raw = client.execute(f"SELECT count() FROM alarm_counts_1m WHERE {where}", params)[0][0]
+    return {
+        "counts": {(m.astimezone(timezone.utc), c, d, k, p): n for m, c, d, k, p, n in counts},
+        "lifecycle": sorted(lifecycle),
+        "raw_rows": raw,
+    }
+
+
+def _run_with_a_crash(settings, worker_factory, feed, records):
+    first = worker_factory(settings)
+    truth = produce_city(settings, records, seed=23)
+    poll(lambda: len(situation_records(feed)) >= 10, timeout=120, message="the run to be under way")
+    first.kill()  # mid-stream, no clean shutdown: offsets and state as a crash leaves them
+    second = worker_factory(settings)  # same app: recovers tables from changelogs
+    found = wait_for_city(feed, second, truth, records)
+    return second, truth, found
+
+
+def _city_rows(settings, records):
+    alarm_ids = sorted({a["alarm_id"] for t, _, a in load_records(records) if t == "alarms"})
+    expected = _expected_alarm_counts(records, settings)
+    cells = sorted({key[1] for key in expected})
+    minutes = (min(key[0] for key in expected), max(key[0] for key in expected))
+    return expected, (lambda client: _snapshot(client, cells, alarm_ids, minutes))
+
+
+def test_a_worker_killed_mid_stream_loses_and_doubles_nothing(run_settings, worker_factory, feed, tmp_path):
+    settings = run_settings.model_copy(update={"feed_idle_s": 10.0})
+    records = tmp_path / "records"
+    _, truth, found = _run_with_a_crash(settings, worker_factory, feed, records)
+    assert_matches_truth(found, truth)  # every injected situation exactly once, no other
+    expected, snapshot = _city_rows(settings, records)
+    client = _client(settings)
+    poll(lambda: snapshot(client)["counts"] == dict(expected), timeout=120,
+         message="alarm_counts_1m FINAL equal to the produced alarms")
+
+
+@pytest.mark.xfail(reason="known defect (issue 3): a fresh app replaying from the start does "
+                   "not re-emit every situation within the time limit; under investigation",
+                   strict=False)
+def test_a_replay_from_the_start_gives_the_same_ids_and_rows(run_settings, worker_factory, feed, tmp_path):
+    settings = run_settings.model_copy(update={"feed_idle_s": 10.0})
+    records = tmp_path / "records"
+    worker = worker_factory(settings)
+    truth = produce_city(settings, records, seed=29)
+    wait_for_city(feed, worker, truth, records)
+    expected, snapshot = _city_rows(settings, records)
+    client = _client(settings)
+    before = poll(lambda: (s := snapshot(client))["counts"] == dict(expected) and s, timeout=120,
+                  message="alarm_counts_1m FINAL equal to the produced alarms")
+    worker.stop()
+
+    # Replay: a new app id reads every input from the start with empty state.
+    ids_before = Counter(s["event_id"] for s in situation_records(feed))
+    worker_factory(settings.model_copy(update={"app_id": f"{settings.topic_prefix}replay"}))
+
+    def replayed():
+        now = Counter(s["event_id"] for s in situation_records(feed))
+        return now if all(now[i] > ids_before[i] for i in ids_before) else None
+
+    after_ids = poll(replayed, timeout=150, message="the replay to re-emit every situation")
+    assert set(after_ids) == set(ids_before), "a replay must not invent new event_ids"
+    after = poll(lambda: (s := snapshot(client))["raw_rows"] > before["raw_rows"] and s,
+                 timeout=120, message="the replay's rows to reach ClickHouse")
+    assert after["counts"] == before["counts"] == dict(expected)
+    assert after["lifecycle"] == before["lifecycle"]
