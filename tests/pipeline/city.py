@@ -91,3 +91,14 @@ def assert_matches_truth(found: dict[str, dict], truth: dict) -> None:
         for injection in expected:
             assert sum(matches(injection, s) for s in got) == 1, injection
     assert grouped["dispatch_recommendation"], "background alarms get recommendations"
+
+
+# A known, intermittent defect (issue 3): during a fast replay of the whole feed the
+# `arrived` record forwarded to the unit agent can reach it after the unit's track has moved
+# on, and the injected arrival_mismatch is then missed. Tests that need it are marked with
+# this until the internal hops carry watermarks; a pass shows as XPASS.
+ARRIVAL_MISMATCH_FLAKY = dict(
+    reason="known intermittent defect (issue 3): arrival_mismatch can be missed when the "
+    "forwarded `arrived` record trails the unit's pings during a fast replay",
+    strict=False,
+)

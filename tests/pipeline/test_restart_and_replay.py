@@ -10,7 +10,7 @@ import pytest
 from clickhouse_driver import Client
 
 from sitaware.simulator import load_records
-from tests.pipeline.city import assert_matches_truth, produce_city, situation_records, wait_for_city
+from tests.pipeline.city import ARRIVAL_MISMATCH_FLAKY, assert_matches_truth, produce_city, situation_records, wait_for_city
 from tests.pipeline.conftest import poll
 from topics.districts import Districts
 from topics.geo import geohash
@@ -72,6 +72,7 @@ def _city_rows(settings, records):
     return expected, (lambda client: _snapshot(client, cells, alarm_ids, minutes))
 
 
+@pytest.mark.xfail(**ARRIVAL_MISMATCH_FLAKY)
 def test_a_worker_killed_mid_stream_loses_and_doubles_nothing(run_settings, worker_factory, feed, tmp_path):
     settings = run_settings.model_copy(update={"feed_idle_s": 10.0})
     records = tmp_path / "records"

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from tests.pipeline.city import CORE_KINDS, assert_matches_truth, produce_city, wait_for_city
+from tests.pipeline.city import ARRIVAL_MISMATCH_FLAKY, CORE_KINDS, assert_matches_truth, produce_city, wait_for_city
 
 
-@pytest.mark.parametrize("scenario", ["core", "none"])
+@pytest.mark.parametrize("scenario", [
+    pytest.param("core", marks=pytest.mark.xfail(**ARRIVAL_MISMATCH_FLAKY)),
+    "none",
+])
 def test_simulated_city_matches_ground_truth(scenario, run_settings, worker_factory, feed, tmp_path):
     # A feed is released as idle after 10 s without records: long enough that a partition
     # the loaded worker has not reached yet is not mistaken for an idle one.
