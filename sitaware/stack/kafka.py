@@ -134,7 +134,8 @@ class KafkaBroker:
         self._format_storage_once(config)
         self.process.start(self._java("kafka.Kafka", str(config), heap=True))
 
-    def wait_healthy(self, timeout: float = 90.0) -> None:
+    # A broker that kept thousands of partitions loads them all before it answers.
+    def wait_healthy(self, timeout: float = 300.0) -> None:
         self.process.wait_until_healthy(
             self.healthy, "the Kafka broker", "a metadata request", self.workdir / "server.log", timeout
         )

@@ -66,17 +66,20 @@ def register(pipeline) -> None:
         sightings[ping.unit_id] = key
         await pipeline.presence.send(key=key.encode(), value=ping.unit_id.encode())
 
-    def unit_time(partition: int, stream_time: datetime) -> datetime:
+    def unit_time(partition: int, stream_time: datetime | None) -> datetime | None:
         """The time the per-unit rules run at: stream time, held back to what the alarms
         feed has delivered here. Alarm records reach this agent through an internal topic
-        and may lag the pings; the tracks must keep the pings those records are judged by.
+        and may trail the pings by many minutes (a backlog replayed fast, a restart); the
+        tracks must keep the pings those records are judged by. Until every alarms
+        partition has reported its watermark to this partition (after a start or a
+        rebalance) no time can be vouched for: None, and the rules drop nothing.
         """
         marks = alarm_marks.get(partition, {})
-        if len(marks) < n:
-            return stream_time
+        if stream_time is None or len(marks) < n:
+            return None
         return min(stream_time, min(marks.values()))
 
-    async def on_ping(ping: PatrolPing, stream_time: datetime) -> None:
+    async def on_ping(ping: PatrolPing, stream_time: datetime | None) -> None:
         track = load(ping.unit_id)
         site = None
         if ping.alarm_id and (track is None or track.assignment(ping.alarm_id) is None):
@@ -97,6 +100,8 @@ def register(pipeline) -> None:
             return
         if kind == "tick":
             stream_time = unit_time(partition, signals.tick_time(message))
+            if stream_time is None:
+                return
             if index["stale"]:
                 known.clear()
                 for unit_id in tracks.keys():
@@ -107,15 +112,14 @@ def register(pipeline) -> None:
             await pipeline.send_feed_watermark("patrol-gps", partition)
             return
         unit_id = key.decode()
-        stream_time = pipeline.clock.now()
-        stream_time = stream_time and unit_time(partition, stream_time)
+        stream_time = unit_time(partition, pipeline.clock.now())
         if kind == "alarm":
             alarm = Alarm.model_validate(message["alarm"])
             site = AlarmSite.model_validate(message["site"]) if message["site"] else None
-            result = rules_.on_alarm(load(unit_id), alarm, site, stream_time or alarm.ts, rules, _now(), locale=locale)
+            result = rules_.on_alarm(load(unit_id), alarm, site, stream_time, rules, _now(), locale=locale)
         else:  # "site"
             site = AlarmSite.model_validate(message["site"])
-            result = rules_.on_site(load(unit_id), site, stream_time or site.ts, rules, _now(), locale=locale)
+            result = rules_.on_site(load(unit_id), site, stream_time, rules, _now(), locale=locale)
         await store(unit_id, result)
 
     signals_topic = pipeline.unit_signals.get_topic_name()
@@ -129,8 +133,7 @@ def register(pipeline) -> None:
                     continue
                 ping = await pipeline.admit(event, "patrol-gps", PatrolPing)
                 if ping is not None:
-                    stream_time = pipeline.clock.now() or ping.ts
-                    await on_ping(ping, unit_time(event.message.partition, stream_time))
+                    await on_ping(ping, unit_time(event.message.partition, pipeline.clock.now()))
             except Exception as exc:  # the worker never dies of a record
                 await pipeline.failed(event, exc)
 

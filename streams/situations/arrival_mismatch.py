@@ -10,7 +10,8 @@ Severity `medium`: a false report or a broken tracker, both worth a call.
 
 When it is judged: pings may arrive after the report, so the judging ping is fixed
 ("settled") only once the track holds a ping with ts >= R (one unit's pings arrive in
-order, so nothing earlier is still coming) or stream time has passed R (> R). The
+order, so nothing earlier is still coming) or stream time has passed R (> R); an unknown
+stream time (None) settles nothing by time. The
 distance is then judged as soon as A's site is known. Both steps are recorded on the
 unit's `Assignment`, so the pair is judged once.
 """
@@ -45,7 +46,7 @@ MODEL_VERSION = ArrivalMismatchParams().model_version
 
 def judge_reports(
     track: UnitTrack,
-    stream_time: datetime,
+    stream_time: datetime | None,
     cause: str,
     params: ArrivalMismatchParams,
     detected_at: datetime,
@@ -71,7 +72,8 @@ def judge_reports(
 def _settle(track: UnitTrack, held: Assignment, stream_time: datetime, params) -> Assignment:
     reported = held.reported_at
     last = track.last_ping
-    if held.report_settled or not ((last and last.ts >= reported) or stream_time > reported):
+    passed = stream_time is not None and stream_time > reported
+    if held.report_settled or not ((last and last.ts >= reported) or passed):
         return held
     before = [p for p in track.pings if reported - params.max_ping_age <= p.ts <= reported]
     return held.model_copy(

@@ -110,8 +110,14 @@ class TrackRetention:
     assignments: timedelta = timedelta(hours=12)
 
 
-def advance(track: UnitTrack, stream_time: datetime, retention: TrackRetention) -> UnitTrack:
-    """Move the watermark to stream time (never back) and drop what is out of retention."""
+def advance(track: UnitTrack, stream_time: datetime | None, retention: TrackRetention) -> UnitTrack:
+    """Move the watermark to stream time (never back) and drop what is out of retention.
+
+    `stream_time` None means the caller cannot vouch for any time yet (an upstream feed
+    has not reported its watermark): nothing moves and nothing is dropped.
+    """
+    if stream_time is None:
+        return track
     wm = stream_time if track.watermark is None else max(track.watermark, stream_time)
     keep = [p for p in track.pings[:-1] if p.ts >= wm - retention.pings] + list(track.pings[-1:])
     return track.model_copy(update={

@@ -6,7 +6,8 @@ The agent keeps one `UnitTrack` per unit_id and feeds it, in arrival order:
                 alarm's `AlarmSite` when the alarm side knows it (else None);
   - `on_site`   an alarm's site that became known after the unit was assigned;
   - `on_tick`   a stream-time tick (timers: offline, reports whose ping never came).
-Each takes the current stream time and returns (new track, situations to send). Every
+Each takes the current stream time — or None while the caller cannot vouch for one yet
+(then nothing is dropped and no timer fires) — and returns (new track, situations to send). Every
 input is recorded idempotently; applying one again re-sends what it sent the first time
 (same event_ids), and nothing new. For ticks "again" means the same stream time, so the
 agent should pass the stream time carried by the tick record.
@@ -54,7 +55,7 @@ class UnitRules:
 
 
 def on_ping(
-    track: UnitTrack | None, ping: PatrolPing, stream_time: datetime, rules: UnitRules,
+    track: UnitTrack | None, ping: PatrolPing, stream_time: datetime | None, rules: UnitRules,
     detected_at: datetime, *, site: AlarmSite | None = None, locale: str = "zh-CN",
 ) -> Result:
     track = advance(track or UnitTrack(unit_id=ping.unit_id), stream_time, rules.retention)
@@ -67,7 +68,7 @@ def on_ping(
 
 
 def on_alarm(
-    track: UnitTrack | None, alarm: Alarm, site: AlarmSite | None, stream_time: datetime,
+    track: UnitTrack | None, alarm: Alarm, site: AlarmSite | None, stream_time: datetime | None,
     rules: UnitRules, detected_at: datetime, *, locale: str = "zh-CN",
 ) -> Result:
     if alarm.status not in ("dispatched", "arrived"):
@@ -79,7 +80,7 @@ def on_alarm(
 
 
 def on_site(
-    track: UnitTrack | None, site: AlarmSite, stream_time: datetime, rules: UnitRules,
+    track: UnitTrack | None, site: AlarmSite, stream_time: datetime | None, rules: UnitRules,
     detected_at: datetime, *, locale: str = "zh-CN",
 ) -> Result:
     if track is None:
@@ -89,11 +90,11 @@ def on_site(
 
 
 def on_tick(
-    track: UnitTrack | None, stream_time: datetime, rules: UnitRules, detected_at: datetime,
+    track: UnitTrack | None, stream_time: datetime | None, rules: UnitRules, detected_at: datetime,
     *, locale: str = "zh-CN",
 ) -> Result:
-    if track is None:
-        return None, []
+    if track is None or stream_time is None:
+        return track, []
     track = advance(track, stream_time, rules.retention)
     track, reports = judge_reports(
         track, stream_time, tick_cause(stream_time), rules.mismatch, detected_at, locale=locale

@@ -146,8 +146,13 @@ def run_settings(stack_settings):
                                                  "topic_partitions": 4, "feed_idle_s": 3.0})
     admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
     ensure_topics(admin, contract_topics(settings))
+    yield settings
+    # The run's topics (contract and Faust-internal ones share the prefix) go with it: a
+    # broker left with thousands of test partitions takes minutes to start.
+    mine = [t for t in admin.list_topics() if t.startswith(settings.topic_prefix)]
+    if mine:
+        admin.delete_topics(mine)
     admin.close()
-    return settings
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import pytest
 
-from streams.situations import arrival_mismatch
+from streams.situations import arrival_mismatch, units
 from streams.situations._common import event_id
 from streams.situations.arrival_mismatch import ArrivalMismatchParams
 from streams.situations.unit_track import TrackRetention, UnitTrack
@@ -153,3 +153,29 @@ def test_ping_retention_must_cover_what_an_on_time_report_needs():
     with pytest.raises(ValueError):
         UnitRules(retention=TrackRetention(pings=timedelta(minutes=11, seconds=59)))
     UnitRules(retention=TrackRetention(pings=timedelta(minutes=12)))
+
+
+def test_while_stream_time_is_unknown_pings_are_kept_for_a_report_that_trails_them(
+    detected_at, alarm, alarm_site, ping, north_of, t
+):
+    # After a start, the unit agent may race through a GPS backlog before the alarms
+    # feed has vouched for any time; a forwarded `arrived` may then trail by 40 minutes.
+    rules, track = UnitRules(), None
+    for minute in range(0, 45):
+        track, _ = units.on_ping(track, ping("U1", t(minute), *north_of(0.8)), None, rules, detected_at)
+    assert track.watermark is None and len(track.pings) == 45
+    track, found = units.on_alarm(
+        track, alarm("A1", 4, "arrived", unit_id="U1"), alarm_site(), None, rules, detected_at)
+    assert [s.type for s in found] == ["arrival_mismatch"]
+    assert units.on_tick(track, None, rules, detected_at) == (track, [])
+
+
+def test_once_stream_time_has_moved_on_a_report_that_far_behind_is_not_recorded(
+    detected_at, alarm, alarm_site, ping, north_of, t
+):
+    rules, track = UnitRules(), None
+    for minute in range(0, 45):
+        track, _ = units.on_ping(track, ping("U1", t(minute), *north_of(0.8)), t(minute), rules, detected_at)
+    track, found = units.on_alarm(
+        track, alarm("A1", 4, "arrived", unit_id="U1"), alarm_site(), t(44), rules, detected_at)
+    assert found == [] and track.assignment("A1") is None
