@@ -52,6 +52,8 @@ class Settings(BaseSettings):
     districts_file: Path = REPO_ROOT / "sitaware" / "simulator" / "data" / "districts.geojson"
 
     # --- data protection and presentation -----------------------------------------
+    # The HMAC key of the pseudonyms that replace plates and caller phones (required by the
+    # worker; the local stack generates one).
     pii_key: SecretStr | None = None
     locale: Literal["zh-CN", "en"] = "zh-CN"
 
@@ -74,6 +76,13 @@ class Settings(BaseSettings):
     stack_maven: str = "mvn"
     # A Maven repository (mirror) to fetch the Kafka jars from instead of Maven Central.
     stack_maven_repository: str | None = None
+
+    @field_validator("pii_key")
+    @classmethod
+    def _pii_key_is_strong(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError("must be at least 32 characters (a random secret)")
+        return value
 
     @field_validator("kafka_bootstrap")
     @classmethod

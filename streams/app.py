@@ -9,6 +9,10 @@ keyed like the table:
     <app>-alarms-by-cell (key cell)                        -> cell agent, tables cell-bursts, alarm-counts
     <app>-unit-presence (key minute|cell|type|status)      -> presence agent, table presence
     <app>-sectors (key sector)                             -> sector agent, tables fleet, sector-alarms
+    checkpoint-passes (key checkpoint_id)                  -> checkpoint agent, table checkpoint-flows
+    <app>-passes-by-plate (key PLATE|colour)               -> plate agent, table plate-trails
+    <app>-suspects (key sector)                            -> suspect agent, table suspect-sectors
+    checkpoints, watchlist (compacted reference topics)    -> read whole by every worker (streams/reference.py)
     <app>-clickhouse-rows (key row identity)               -> ClickHouse sink agent (no table)
 """
 
@@ -28,6 +32,7 @@ from streams.deadletters import reject
 from streams.metrics import RECORDS_IN, SITUATIONS
 from topics import specs
 from topics.codec import Decoded, Rejection, decode_record
+from topics.pii import pseudonym
 from topics.records import Situation
 from topics.specs import TopicSpec
 
@@ -46,6 +51,7 @@ class Pipeline:
         self.lateness = timedelta(seconds=s.allowed_lateness_s)
         n = s.topic_partitions
         self.alarms = app.topic(s.topic(specs.ALARMS), partitions=n)
+        self.checkpoint_passes = app.topic(s.topic(specs.CHECKPOINT_PASSES), partitions=n)
         self.situations = app.topic(s.topic(specs.SITUATIONS), partitions=n)
         self.dead_letters = app.topic(s.topic(specs.DEAD_LETTERS), partitions=n)
         self.late_events = app.topic(s.topic(specs.LATE_EVENTS), partitions=n)
@@ -55,6 +61,9 @@ class Pipeline:
         self.presence = self.internal_topic("unit-presence")
         self.sectors = self.internal_topic("sectors")
         self.clickhouse_rows = self.internal_topic("clickhouse-rows")
+        self.passes_by_plate = self.internal_topic("passes-by-plate")
+        self.suspects = self.internal_topic("suspects")
+        self.pii_key = s.pii_key.get_secret_value().encode() if s.pii_key else b""
         feeds = {s.topic(name): name for name in (specs.ALARMS, specs.PATROL_GPS, specs.CHECKPOINT_PASSES)}
 
         @app.on_partitions_assigned.connect
@@ -154,30 +163,33 @@ class Pipeline:
         RECORDS_IN.labels(message.topic).inc()
         decoded: Decoded = decode_record(message.value, model)
         if decoded.rejection is not None:
-            await reject(self.dead_letters, self.late_events, event, decoded.rejection)
+            await self.reject(event, decoded.rejection)
             return None
         record = decoded.record
         if self.clock.is_late(record.ts, self.lateness):
-            await reject(self.dead_letters, self.late_events, event, Rejection(
+            await self.reject(event, Rejection(
                 "late", "LateRecord", f"ts is more than {self.lateness} behind stream time"))
             return None
         self.clock.observe(feed, message.partition, record.ts, message.offset)
         return record
+
+    async def reject(self, event: faust.types.EventT, rejection: Rejection) -> None:
+        """Send the input record, unchanged, to `dead-letters` (or `late-events`)."""
+        await reject(self.dead_letters, self.late_events, event, rejection)
 
     async def failed(self, event: faust.types.EventT, exc: Exception) -> None:
         """A record whose processing raised: dead-letter it (stage process) and go on."""
         app_log = self.app.log
         app_log.exception("processing %s[%s]@%s failed", event.message.topic,
                           event.message.partition, event.message.offset)
-        await reject(self.dead_letters, self.late_events, event,
-                     Rejection("process", type(exc).__name__, "processing failed; see worker log"))
+        await self.reject(event, Rejection("process", type(exc).__name__, "processing failed; see worker log"))
 
     async def emit(self, situations: list[Situation]) -> None:
         for situation in situations:
             SITUATIONS.labels(situation.type).inc()
             value = orjson.dumps(situation.model_dump(mode="json"))
             await self.situations.send(key=situation.event_id.encode(), value=value)
-            await self.row("situations", situation_row(situation))
+            await self.row("situations", situation_row(situation, self.pii_key))
 
     async def row(self, table: str, row: dict) -> None:
         from sinks.clickhouse.tables import TABLES
@@ -186,8 +198,17 @@ class Pipeline:
         await self.clickhouse_rows.send(key=key, value=orjson.dumps({"table": table, "row": row}))
 
 
-def situation_row(situation: Situation) -> dict:
+# Situations about a vehicle: their subject is the clear plate (command centers act on it);
+# ClickHouse gets its pseudonym instead, in `subject` and in the summary.
+PLATE_SUBJECT_TYPES = frozenset({"watchlist_hit", "suspect_near_incident", "cloned_plate"})
+
+
+def situation_row(situation: Situation, pii_key: bytes) -> dict:
     data = situation.model_dump(mode="json")
+    if situation.type in PLATE_SUBJECT_TYPES and situation.subject:
+        token = pseudonym(situation.subject, pii_key)
+        data["subject"] = token
+        data["summary"] = data["summary"].replace(situation.subject, f"[{token[:16]}]")
     return {
         **{k: data.get(k) for k in ("event_id", "type", "severity", "event_time", "detected_at",
                                      "window_start", "window_end", "lat", "lon", "model_version")},

@@ -15,6 +15,8 @@ __all__ = [
     "SINK_LATENCY",
     "CONSUMER_LAG",
     "STREAM_TIME_BEHIND",
+    "REFERENCE_ENTRIES",
+    "FLOW_PASSES_AFTER_CLOSE",
 ]
 
 RECORDS_IN = Counter("sitaware_records_in_total", "Input records consumed", ["topic"])
@@ -30,3 +32,8 @@ SINK_LATENCY = Histogram(
 )
 CONSUMER_LAG = Gauge("sitaware_consumer_lag", "End offset minus committed offset", ["topic", "partition"])
 STREAM_TIME_BEHIND = Gauge("sitaware_stream_time_behind_seconds", "Wall clock minus stream time")
+REFERENCE_ENTRIES = Gauge("sitaware_reference_entries", "Entries held from a reference topic", ["topic"])
+FLOW_PASSES_AFTER_CLOSE = Counter(
+    "sitaware_flow_passes_after_close_total",
+    "Checkpoint passes counted per minute but too late for their closed 5-minute flow window",
+)

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import time
+
 from faust.sensors.prometheus import setup_prometheus_sensors
 from prometheus_client import REGISTRY
+
+from streams.metrics import CONSUMER_LAG, STREAM_TIME_BEHIND
 
 __all__ = ["register_pages"]
 
@@ -11,6 +15,7 @@ __all__ = ["register_pages"]
 def register_pages(pipeline) -> None:
     app = pipeline.app
     setup_prometheus_sensors(app, pattern="/metrics", registry=REGISTRY, name_prefix="sitaware_faust")
+    register_gauges(pipeline)
 
     @app.page("/health")
     async def health(self, request):
@@ -21,5 +26,28 @@ def register_pages(pipeline) -> None:
             "assigned_partitions": len(assigned),
             "stream_time": stream_time.isoformat() if stream_time else None,
             "feeds": pipeline.clock.describe(),
+            "reference": pipeline.reference.describe(),
         }
         return self.json(body)
+
+
+def register_gauges(pipeline, interval: float = 5.0) -> None:
+    """Every few seconds: how far stream time is behind the wall clock, and per assigned
+    partition, its end offset minus what this worker has committed."""
+    app = pipeline.app
+
+    @app.timer(interval, name="gauges")
+    async def measure() -> None:
+        stream_time = pipeline.clock.now()
+        if stream_time is not None:
+            STREAM_TIME_BEHIND.set(max(0.0, time.time() - stream_time.timestamp()))
+        consumer = app.consumer
+        for tp in app.assignor.assigned_actives():
+            committed = consumer._committed_offset.get(tp)  # offset of the last committed record
+            try:
+                end = consumer.highwater(tp)
+            except Exception:  # not fetched yet
+                continue
+            if end is not None:
+                done = committed + 1 if committed is not None else (consumer._read_offset.get(tp) or 0)
+                CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(max(0, end - done))

@@ -13,6 +13,16 @@ __all__ = ["register"]
 def _run(args: argparse.Namespace, settings: Settings) -> int:
     import faust
 
+    from sitaware.errors import ConfigError
+
+    if settings.pii_key is None:
+        # Plates and caller phones are pseudonymised with it before ClickHouse or a log line;
+        # there is no safe default. The local stack generates one (`sitaware stack env`).
+        raise ConfigError(
+            "SITAWARE_PII_KEY is not set: the worker pseudonymises plates and caller phones "
+            "with it (HMAC-SHA256) and will not run without one; use a random secret of at "
+            "least 32 characters (the local stack's: eval \"$(sitaware stack env)\")")
+
     from streams.app import create_pipeline
 
     pipeline = create_pipeline(

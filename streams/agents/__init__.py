@@ -6,7 +6,11 @@ __all__ = ["register"]
 
 
 def register(pipeline) -> None:
-    from streams.agents import alarms, cells, clickhouse_rows, presence, sectors, units
+    from streams.agents import alarms, cells, checkpoints, clickhouse_rows, plates, presence, sectors, suspects, units
+    from streams.reference import ReferenceData
 
-    for module in (alarms, cells, units, presence, sectors, clickhouse_rows):
+    for module in (alarms, cells, units, presence, sectors, plates, suspects, clickhouse_rows):
         module.register(pipeline)
+    reference = pipeline.reference = ReferenceData(pipeline)
+    reference.register()
+    checkpoints.register(pipeline, reference)

@@ -14,15 +14,19 @@ from datetime import datetime, timezone
 import orjson
 
 from streams import signals
+from streams.agents._cache import RebalanceCache
 from streams.partitioning import partition_of
 from streams.sectors import sector_of
 from streams.situations import response_overdue as overdue
+from streams.situations.suspect_near_incident import SuspectNearIncidentParams
 from streams.situations._common import alarm_cell
 from topics.districts import Districts
 from topics.pii import pseudonym
 from topics.records import Alarm
 
 __all__ = ["register", "lifecycle_row"]
+
+SUSPECT_PARAMS = SuspectNearIncidentParams()
 
 
 def lifecycle_row(state: overdue.AlarmLifecycle, caller_token: str) -> dict:
@@ -41,9 +45,8 @@ def register(pipeline) -> None:
     lifecycles = pipeline.table("alarm-lifecycle")
     params = overdue.ResponseOverdueParams()
     districts = Districts.from_geojson(settings.districts_file)
-    pii_key = settings.pii_key.get_secret_value().encode() if settings.pii_key else b""
+    pii_key = pipeline.pii_key
     deadlines: dict[int, dict[str, datetime]] = {}  # partition -> alarm_id -> deadline
-    index = {"stale": True}
 
     def load(alarm_id: str) -> tuple[overdue.AlarmLifecycle | None, str]:
         stored = lifecycles[alarm_id]
@@ -69,11 +72,8 @@ def register(pipeline) -> None:
             due = overdue.next_deadline(state, params)
             if due is not None:
                 deadlines.setdefault(partition_of(alarm_id, n), {})[alarm_id] = due
-        index["stale"] = False
 
-    @app.on_rebalance_complete.connect
-    async def _after_rebalance(sender, **kwargs) -> None:
-        index["stale"] = True
+    index = RebalanceCache(app, rebuild_index)
 
     async def on_alarm(alarm: Alarm) -> None:
         if alarm.status == "received" and alarm.district is None:
@@ -101,6 +101,10 @@ def register(pipeline) -> None:
             # The fleet join happens in the alarm's sector (streams/agents/sectors.py).
             await pipeline.sectors.send(key=sector_of(alarm.lat, alarm.lon).encode(), value=signals.signal(
                 "alarm", alarm=alarm.model_dump(mode="json", exclude_none=True, exclude={"caller_phone"})))
+            if alarm.category in SUSPECT_PARAMS.categories:
+                # Watch-listed vehicles passing near it are found in its sector.
+                await pipeline.suspects.send(key=sector_of(alarm.lat, alarm.lon).encode(), value=signals.signal(
+                    "alarm", alarm=alarm.model_dump(mode="json", exclude_none=True, exclude={"caller_phone"})))
             # Repartition by cell: the per-cell models and counts live there.
             await pipeline.alarms_by_cell.send(
                 key=alarm_cell(alarm).encode(),
@@ -110,8 +114,7 @@ def register(pipeline) -> None:
     async def on_tick(partition: int, stream_time: datetime) -> None:
         # Lets the sector and unit agents forget pings no alarm still to come can need.
         await pipeline.send_feed_watermark("alarms", partition, to=(pipeline.unit_signals, pipeline.alarms_by_cell))
-        if index["stale"]:
-            rebuild_index()
+        index.fresh()
         now = datetime.now(timezone.utc)
         for alarm_id, due in sorted(deadlines.get(partition, {}).items()):
             if due >= stream_time:

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta, timezone
 
 import orjson
 
+from streams.agents._cache import RebalanceCache
 from streams.partitioning import partition_of
 from streams.situations import alarm_hotspot, crowd_gathering
 from streams.situations._cell_burst import CellBurst
@@ -61,17 +62,12 @@ def register(pipeline) -> None:
     n = pipeline.settings.topic_partitions
     pending: dict[int, dict[str, Alarm]] = defaultdict(dict)
     marks: dict[int, dict[int, datetime]] = defaultdict(dict)  # partition -> alarms partition -> mark
-    index = {"stale": True}
-
-    @app.on_rebalance_complete.connect
-    async def _after_rebalance(sender, **kwargs) -> None:
-        index["stale"] = True
-
     def rebuild() -> None:
         pending.clear()
         for key, value in pending_table.items():
             pending[partition_of(key.split("|", 1)[0], n)][key] = Alarm.model_validate(value)
-        index["stale"] = False
+
+    index = RebalanceCache(app, rebuild)
 
     async def apply(cell: str, alarm: Alarm) -> None:
         now = datetime.now(timezone.utc)
@@ -107,8 +103,7 @@ def register(pipeline) -> None:
         # hotspots as the live run.
         async for event in stream.events():
             try:
-                if index["stale"]:
-                    rebuild()
+                index.fresh()
                 partition = event.message.partition
                 message = orjson.loads(event.message.value)
                 if message.get("kind") == "watermark":

@@ -58,4 +58,5 @@ def register(pipeline) -> None:
 def _headers(event, rejection):
     from streams.deadletters import dead_letter_headers
 
-    return dead_letter_headers(event, rejection)
+    m = event.message
+    return dead_letter_headers(m.topic, m.partition, m.offset, rejection)

@@ -21,6 +21,7 @@ from datetime import datetime, timedelta, timezone
 
 import orjson
 
+from streams.agents._cache import RebalanceCache
 from streams.partitioning import partition_of
 from streams.situations import coverage_gap, dispatch_recommendation
 from streams.situations.fleet import UnitPosition
@@ -45,12 +46,6 @@ def register(pipeline) -> None:
     # partition -> (feed, source partition) -> watermark
     watermarks: dict[int, dict[tuple[str, int], datetime]] = defaultdict(dict)
     done: dict[int, dict[str, datetime]] = defaultdict(dict)  # judged keys kept to dedupe
-    index = {"stale": True}
-
-    @app.on_rebalance_complete.connect
-    async def _after_rebalance(sender, **kwargs) -> None:
-        index["stale"] = True
-
     def rebuild() -> None:
         positions.clear()
         pending.clear()
@@ -69,7 +64,8 @@ def register(pipeline) -> None:
                 done[partition][key] = alarm.ts
             else:
                 pending[partition][key] = alarm
-        index["stale"] = False
+
+    index = RebalanceCache(app, rebuild)
 
     def on_ping(partition: int, sector: str, position: UnitPosition) -> None:
         held = positions[partition][sector].setdefault(position.unit_id, [])
@@ -126,8 +122,7 @@ def register(pipeline) -> None:
     async def sector_agent(stream):
         async for event in stream.events():
             try:
-                if index["stale"]:
-                    rebuild()
+                index.fresh()
                 partition = event.message.partition
                 message = orjson.loads(event.message.value)
                 kind = message["kind"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from streams import signals
+from streams.agents._cache import RebalanceCache
 from streams.agents.sectors import HALO_KM
 from streams.partitioning import partition_of
 from streams.sectors import sectors_near
@@ -32,11 +33,13 @@ def register(pipeline) -> None:
     locale = settings.locale
     known: dict[int, set[str]] = {}  # partition -> unit ids with a track (cache of the table)
     alarm_marks: dict[int, dict[int, datetime]] = {}  # partition -> alarms partition -> mark
-    index = {"stale": True}
 
-    @app.on_rebalance_complete.connect
-    async def _after_rebalance(sender, **kwargs) -> None:
-        index["stale"] = True
+    def rebuild_known() -> None:
+        known.clear()
+        for unit_id in tracks.keys():
+            known.setdefault(partition_of(unit_id, n), set()).add(unit_id)
+
+    index = RebalanceCache(app, rebuild_known)
 
     def load(unit_id: str) -> UnitTrack | None:
         stored = tracks[unit_id]
@@ -102,11 +105,7 @@ def register(pipeline) -> None:
             stream_time = unit_time(partition, signals.tick_time(message))
             if stream_time is None:
                 return
-            if index["stale"]:
-                known.clear()
-                for unit_id in tracks.keys():
-                    known.setdefault(partition_of(unit_id, n), set()).add(unit_id)
-                index["stale"] = False
+            index.fresh()
             for unit_id in sorted(known.get(partition, ())):
                 await store(unit_id, rules_.on_tick(load(unit_id), stream_time, rules, _now(), locale=locale))
             await pipeline.send_feed_watermark("patrol-gps", partition)

@@ -9,18 +9,26 @@ send the returned situations. One module per situation type:
     response_overdue                      per alarm_id  (AlarmLifecycle)
     arrival_detected, arrival_mismatch,   per unit_id   (UnitTrack; `units` runs all three)
     unit_offline
+    watchlist_hit                         stateless     (the pass and its watch-list entry)
+    suspect_near_incident                 per sector    (SuspectSector)
+    cloned_plate                          per plate     (PlateTrail)
+    flow_anomaly                          per checkpoint (CheckpointFlow)
 """
 
 from . import (
     alarm_hotspot,
     arrival_detected,
     arrival_mismatch,
+    cloned_plate,
     coverage_gap,
     crowd_gathering,
     dispatch_recommendation,
+    flow_anomaly,
     response_overdue,
+    suspect_near_incident,
     unit_offline,
     units,
+    watchlist_hit,
 )
 from ._cell_burst import CellBurst
 from ._common import alarm_cell, event_id
@@ -39,12 +47,16 @@ __all__ = [
     "alarm_hotspot",
     "arrival_detected",
     "arrival_mismatch",
+    "cloned_plate",
     "coverage_gap",
     "crowd_gathering",
     "dispatch_recommendation",
     "event_id",
+    "flow_anomaly",
     "response_overdue",
     "summarize",
+    "suspect_near_incident",
     "unit_offline",
     "units",
+    "watchlist_hit",
 ]

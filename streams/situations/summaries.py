@@ -1,7 +1,9 @@
 """The one-sentence summaries of every situation type, zh-CN by default, English for "en".
 
 All templates live here so wording stays consistent across types. Templates take only
-ids and figures: never an address, a free-text alarm summary or a caller phone.
+ids and figures: never an address, a free-text alarm summary or a caller phone. A plate
+appears where the situation is about a vehicle (command centers need it); the ClickHouse
+row replaces it by its pseudonym (`streams.app.situation_row`).
 """
 
 from __future__ import annotations
@@ -72,6 +74,41 @@ TEMPLATES: dict[str, dict[str, str]] = {
     "unit_offline": {
         "zh-CN": "{unit_id} 已 {silence_min:g} 分钟未回传定位。",
         "en": "Unit {unit_id} has sent no position for {silence_min:g} minutes.",
+    },
+    "watchlist_hit": {
+        "zh-CN": "{level:g} 级布控车辆 {plate} 经过卡口 {checkpoint_id}。",
+        "en": "Level {level:g} watch-listed vehicle {plate} passed checkpoint {checkpoint_id}.",
+    },
+    "suspect_near_incident": {
+        "zh-CN": (
+            "布控车辆 {plate} 经过卡口 {checkpoint_id}，距警情 {alarm_id} 现场 "
+            "{distance_km:.2f} 公里，时间相差 {gap_min:.0f} 分钟。"
+        ),
+        "en": (
+            "Watch-listed vehicle {plate} passed checkpoint {checkpoint_id}, "
+            "{distance_km:.2f} km from alarm {alarm_id} and {gap_min:.0f} minutes apart."
+        ),
+    },
+    "cloned_plate": {
+        "zh-CN": (
+            "号牌 {plate} 在 {gap_min:.1f} 分钟内先后出现在相距 {distance_km:.1f} 公里的卡口 "
+            "{first_checkpoint_id} 与 {second_checkpoint_id}，疑似套牌。"
+        ),
+        "en": (
+            "Plate {plate} passed checkpoints {first_checkpoint_id} and "
+            "{second_checkpoint_id}, {distance_km:.1f} km apart, within {gap_min:.1f} "
+            "minutes: a possible cloned plate."
+        ),
+    },
+    "flow_anomaly": {
+        "zh-CN": (
+            "卡口 {checkpoint_id} 在 {window_min:g} 分钟内通过 {count:g} 辆车，"
+            "近期基线为 {baseline:g} 辆，流量异常。"
+        ),
+        "en": (
+            "Checkpoint {checkpoint_id} counted {count:g} passes in {window_min:g} minutes "
+            "against a recent baseline of {baseline:g}: a flow anomaly."
+        ),
     },
 }
 

@@ -6,6 +6,7 @@ import io
 import json
 from collections import defaultdict
 import random
+import re
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -14,6 +15,8 @@ from tests.pipeline.conftest import poll
 
 CORE_KINDS = ("alarm_hotspot", "crowd_gathering", "coverage_gap", "response_overdue",
               "arrival_mismatch", "unit_offline")
+CHECKPOINT_KINDS = ("watchlist_hit", "suspect_near_incident", "cloned_plate", "flow_anomaly")
+INJECTED_KINDS = CORE_KINDS + CHECKPOINT_KINDS
 
 
 def produce_city(settings, records: Path, scenario: str = "core", seed: int = 11) -> dict:
@@ -26,16 +29,21 @@ def produce_city(settings, records: Path, scenario: str = "core", seed: int = 11
 
 
 def matches(injection: dict, situation: dict) -> bool:
-    if injection["type"] != situation["type"]:
-        return False
-    if injection["type"] in ("alarm_hotspot", "crowd_gathering"):
-        return situation["cell"] == injection["cell"] and \
-            datetime.fromisoformat(situation["event_time"]) == datetime.fromisoformat(injection["event_time"])
-    if injection["type"] == "unit_offline":
-        return situation["subject"] == injection["unit_id"]
-    if injection["type"] == "arrival_mismatch":
-        return situation["subject"] == injection["alarm_id"] and injection["unit_id"] in situation["evidence"]
-    return situation["subject"] == injection["alarm_id"]
+    """Does the situation match the injection on the keys the ground truth names (`match`)?"""
+    for field in injection["match"]:
+        expected = injection[field]
+        if field in ("type", "cell"):
+            ok = situation[field] == expected
+        elif field in ("event_time", "window_start"):
+            ok = situation.get(field) is not None and \
+                datetime.fromisoformat(situation[field]) == datetime.fromisoformat(expected)
+        elif field == "pass_ids":
+            ok = set(expected) <= set(situation["evidence"])
+        else:  # an id: the situation's subject or one of its evidence ids
+            ok = situation["subject"] == expected or expected in situation["evidence"]
+        if not ok:
+            return False
+    return True
 
 
 def situation_records(feed) -> list[dict]:
@@ -48,7 +56,7 @@ def by_id(feed) -> dict[str, dict]:
 
 def wait_for_city(feed, worker, truth: dict, records: Path) -> dict[str, dict]:
     """Wait until the worker has judged the whole run; return the situations by event_id."""
-    injections = [i for i in truth["injections"] if i["type"] in CORE_KINDS]
+    injections = [i for i in truth["injections"] if i["type"] in INJECTED_KINDS]
     end = datetime.fromisoformat(truth["end"])
 
     def caught_up():
@@ -74,17 +82,17 @@ def wait_for_city(feed, worker, truth: dict, records: Path) -> dict[str, dict]:
         found = by_id(feed)
         missing = [i for i in injections if not any(matches(i, s) for s in found.values())]
         missing += sorted(received - {s["subject"] for s in found.values()})
-        kinds = sorted((s["type"], s["subject"] or s["cell"]) for s in found.values() if s["type"] in CORE_KINDS)
+        kinds = sorted((s["type"], s["subject"] or s["cell"]) for s in found.values() if s["type"] in INJECTED_KINDS)
         raise AssertionError(f"missing {missing}; found {kinds}") from None
 
 
 def assert_matches_truth(found: dict[str, dict], truth: dict) -> None:
     """Each injected situation exactly once (one event_id); no other of the injected kinds."""
-    injections = [i for i in truth["injections"] if i["type"] in CORE_KINDS]
+    injections = [i for i in truth["injections"] if i["type"] in INJECTED_KINDS]
     grouped = defaultdict(list)
     for situation in found.values():
         grouped[situation["type"]].append(situation)
-    for kind in CORE_KINDS:
+    for kind in INJECTED_KINDS:
         expected = [i for i in injections if i["type"] == kind]
         got = grouped[kind]
         assert len(got) == len(expected), (kind, [s["subject"] or s["cell"] for s in got], expected)
@@ -102,3 +110,64 @@ ARRIVAL_MISMATCH_FLAKY = dict(
     "forwarded `arrived` record trails the unit's pings during a fast replay",
     strict=False,
 )
+
+
+def _clickhouse(settings):
+    from clickhouse_driver import Client
+
+    return Client(settings.clickhouse_host, port=settings.clickhouse_port, user=settings.clickhouse_user,
+                  password=settings.clickhouse_password.get_secret_value(), database=settings.clickhouse_database)
+
+
+def expected_flows(records: Path) -> dict[tuple, tuple[int, float]]:
+    """(minute, checkpoint_id) -> (passes, average speed) recomputed from the produced passes."""
+    sums: dict[tuple, list] = defaultdict(lambda: [0, 0.0, 0])
+    for topic, _, p in load_records(records):
+        if topic == "checkpoint-passes":
+            minute = datetime.fromisoformat(p["ts"]).astimezone(timezone.utc).replace(second=0, microsecond=0)
+            entry = sums[(minute, p["checkpoint_id"])]
+            entry[0] += 1
+            if p.get("speed_kmh") is not None:
+                entry[1] += p["speed_kmh"]
+                entry[2] += 1
+    return {k: (n, s / c if c else 0.0) for k, (n, s, c) in sums.items()}
+
+
+def assert_flows_exact(settings, records: Path) -> None:
+    """`checkpoint_flow_1m` read with FINAL equals the produced passes, minute by minute."""
+    expected = expected_flows(records)
+    checkpoints = tuple(sorted({cp for _, cp in expected}))
+    first, last = min(m for m, _ in expected), max(m for m, _ in expected)
+    client = _clickhouse(settings)
+
+    def read():
+        rows = client.execute(
+            "SELECT minute, checkpoint_id, passes, avg_speed_kmh FROM checkpoint_flow_1m FINAL "
+            "WHERE checkpoint_id IN %(cps)s AND minute BETWEEN %(first)s AND %(last)s",
+            {"cps": checkpoints, "first": first.replace(tzinfo=None), "last": last.replace(tzinfo=None)})
+        got = {(m.astimezone(timezone.utc), cp): (n, speed) for m, cp, n, speed in rows}
+        return got if {k: n for k, (n, _) in got.items()} == {k: n for k, (n, _) in expected.items()} else None
+
+    got = poll(read, timeout=120, message="checkpoint_flow_1m FINAL equal to the produced passes")
+    for key, (_, speed) in expected.items():
+        assert abs(got[key][1] - speed) < 1e-6, key
+
+
+def assert_no_personal_data(settings, records: Path) -> None:
+    """Scan every String column of every table: no clear plate and no caller phone of the run."""
+    secrets = set()
+    for topic, _, value in load_records(records):
+        if topic in ("checkpoint-passes", "watchlist") and value:
+            secrets |= {value["plate"], value["plate"].upper()}
+        elif topic == "alarms" and value.get("caller_phone"):
+            secrets.add(value["caller_phone"])
+    assert secrets, "the run produced plates and phones to look for"
+    client = _clickhouse(settings)
+    columns = client.execute(
+        "SELECT table, name FROM system.columns WHERE database = %(db)s AND type LIKE '%%String%%'",
+        {"db": settings.clickhouse_database})
+    assert {t for t, _ in columns} >= {"situations", "alarm_lifecycle", "checkpoint_flow_1m", "alarm_counts_1m"}
+    pattern = re.compile("|".join(re.escape(s) for s in sorted(secrets, key=len, reverse=True)))
+    for table, column in columns:
+        for (text,) in client.execute(f"SELECT DISTINCT `{column}` FROM `{table}`"):
+            assert not pattern.search(text), f"{table}.{column} holds personal data"

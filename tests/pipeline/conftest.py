@@ -112,9 +112,10 @@ class Feed:
         self.settings = settings
         self.producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all", linger_ms=5)
 
-    def send(self, topic: str, key: str | None, value: bytes | dict) -> None:
-        raw = value if isinstance(value, bytes) else json.dumps(value, ensure_ascii=False).encode()
-        self.producer.send(self.settings.topic(topic), key=key.encode() if key else None, value=raw)
+    def send(self, topic: str, key: str | None, value: bytes | dict | None):
+        """Send one record (None: a tombstone); returns the send's future (RecordMetadata)."""
+        raw = value if isinstance(value, bytes | None) else json.dumps(value, ensure_ascii=False).encode()
+        return self.producer.send(self.settings.topic(topic), key=key.encode() if key else None, value=raw)
 
     def flush(self) -> None:
         self.producer.flush()

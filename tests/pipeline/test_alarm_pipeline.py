@@ -95,7 +95,30 @@ def test_bad_records_are_dead_lettered_and_good_ones_counted_exactly(run_setting
         return rows if got == dict(expected) else None
 
     poll(counted, timeout=120, message="exact alarm_counts_1m rows")
-    assert 'sitaware_dead_letters_total{stage="decode"' in worker.metrics()
+    _assert_metrics_served(worker, run_settings)
+
+
+def _assert_metrics_served(worker, settings) -> None:
+    """The issue's metric families are on /metrics, with values the run explains."""
+    alarms = settings.topic("alarms")
+
+    def lag_settled():
+        text = worker.metrics()
+        lags = [line for line in text.splitlines()
+                if line.startswith("sitaware_consumer_lag{") and f'topic="{alarms}"' in line]
+        # Every alarms partition this worker owns is reported, and all was consumed.
+        return text if len(lags) == settings.topic_partitions and all(l.endswith(" 0.0") for l in lags) else None
+
+    text = poll(lag_settled, timeout=60, message="consumer lag of the alarms topic down to 0")
+    for expected in (
+        f'sitaware_records_in_total{{topic="{alarms}"}}',
+        'sitaware_dead_letters_total{stage="decode"',
+        'sitaware_situations_total{type="alarm_hotspot"}',
+        'sitaware_sink_rows_total{table="alarm_counts_1m"}',
+        'sitaware_sink_insert_seconds_count{table="alarm_counts_1m"}',
+        "sitaware_stream_time_behind_seconds ",
+    ):
+        assert expected in text, expected
 
 
 def test_lifecycle_rows_and_response_overdue(run_settings, worker_factory, feed):

@@ -15,6 +15,7 @@ IDENTIFIER = re.compile(r"^[A-Za-z0-9_.:\-]{1,64}$")
 TYPES = [
     "alarm_hotspot", "crowd_gathering", "dispatch_recommendation", "coverage_gap",
     "response_overdue", "arrival_detected", "arrival_mismatch", "unit_offline",
+    "watchlist_hit", "suspect_near_incident", "cloned_plate", "flow_anomaly",
 ]
 
 
