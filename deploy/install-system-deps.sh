@@ -6,6 +6,10 @@ need=()
 command -v java >/dev/null 2>&1 || need+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null 2>&1 || need+=(maven)
 command -v python3 >/dev/null 2>&1 || need+=(python3 python3-venv)
+# The command-center page's browser test drives headless Chromium (no driver, no Python deps).
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+# A CJK font, so the page's zh-CN labels render in its screenshots instead of empty boxes.
+[ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || need+=(fonts-wqy-microhei)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "missing system packages: ${need[*]} (install them as root: apt-get install ${need[*]})" >&2

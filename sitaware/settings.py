@@ -57,6 +57,14 @@ class Settings(BaseSettings):
     pii_key: SecretStr | None = None
     locale: Literal["zh-CN", "en"] = "zh-CN"
 
+    # --- alerts (contract §5) -------------------------------------------------------
+    # Webhook targets on loopback, private or link-local addresses are refused unless this
+    # is set (tests and on-premises receivers on a private network).
+    webhook_allow_private: bool = False
+    webhook_attempts: int = Field(5, ge=1, le=20)
+    webhook_base_delay_s: float = Field(1.0, gt=0)
+    webhook_timeout_s: float = Field(10.0, gt=0)
+
     # --- worker ------------------------------------------------------------------
     # The Faust app id (consumer group, internal topic and state names). Workers with the
     # same id share the work; a new id re-reads the inputs from the start (a replay).

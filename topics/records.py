@@ -192,6 +192,10 @@ class Subscription(_Record):
     channel: Literal["kafka", "webhook"]
     webhook_url: Annotated[str, StringConstraints(max_length=2048)] | None = None
     webhook_secret: str | None = None
+    # Not in contract §5 (proposed): a webhook answering 410 Gone disables its subscription;
+    # the worker re-publishes it with enabled = false and the reason.
+    enabled: bool = True
+    disabled_reason: Annotated[str, StringConstraints(max_length=200)] | None = None
 
     @model_validator(mode="after")
     def _channel_requirements(self) -> "Subscription":

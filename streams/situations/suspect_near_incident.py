@@ -36,6 +36,7 @@ from topics.geo import haversine_km
 from topics.records import Alarm, Checkpoint, CheckpointPass, Instant, Situation, WatchlistEntry
 
 from ._common import LATENESS, Emitted, StateModel, VersionedParams, make_situation, replay
+from .cloned_plate import PlatePass
 from .summaries import summarize
 from .watchlist_hit import entry_applies
 
@@ -65,20 +66,14 @@ class SuspectNearIncidentParams(VersionedParams):
 MODEL_VERSION = SuspectNearIncidentParams().model_version
 
 
-class WatchedPass(StateModel):
+class WatchedPass(PlatePass):
     """A pass of a watch-listed vehicle, placed at its checkpoint, with the entry's level."""
 
-    pass_id: str
-    checkpoint_id: str
-    ts: Instant
-    lat: float
-    lon: float
-    district: str | None = None
     plate: str  # upper-cased
     level: int
 
     @classmethod
-    def of(
+    def of(  # type: ignore[override]
         cls, passage: CheckpointPass, checkpoint: Checkpoint, entry: WatchlistEntry
     ) -> "WatchedPass":
         # Build it only for a listed pass: the join must not see an expired or other-colour plate.
@@ -88,11 +83,8 @@ class WatchedPass(StateModel):
             )
         if not entry_applies(entry, passage):
             raise ValueError(f"the watchlist entry does not apply to pass {passage.pass_id}")
-        return cls(
-            pass_id=passage.pass_id, checkpoint_id=checkpoint.checkpoint_id, ts=passage.ts,
-            lat=checkpoint.lat, lon=checkpoint.lon, district=checkpoint.district,
-            plate=passage.plate_key, level=entry.level,
-        )
+        placed = PlatePass.of(passage, checkpoint).model_dump()
+        return cls(**placed, plate=passage.plate_key, level=entry.level)
 
 
 class SuspectAlarm(StateModel):

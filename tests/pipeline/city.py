@@ -63,7 +63,10 @@ def wait_for_city(feed, worker, truth: dict, records: Path) -> dict[str, dict]:
         stream_time = (worker.health() or {}).get("stream_time")
         return stream_time and datetime.fromisoformat(stream_time) >= end
 
-    poll(caught_up, timeout=240, message="the worker's stream time to pass the end of the run")
+    try:
+        poll(caught_up, timeout=240, message="the worker's stream time to pass the end of the run")
+    except AssertionError:
+        raise AssertionError(f"stream time did not pass {end}; the worker's view: {worker.health()}") from None
     received = {value["alarm_id"] for topic, _, value in load_records(records)
                 if topic == "alarms" and value["status"] == "received"}
 
@@ -101,18 +104,7 @@ def assert_matches_truth(found: dict[str, dict], truth: dict) -> None:
     assert grouped["dispatch_recommendation"], "background alarms get recommendations"
 
 
-# A known, intermittent defect (issue 3): during a fast replay of the whole feed the
-# `arrived` record forwarded to the unit agent can reach it after the unit's track has moved
-# on, and the injected arrival_mismatch is then missed. Tests that need it are marked with
-# this until the internal hops carry watermarks; a pass shows as XPASS.
-ARRIVAL_MISMATCH_FLAKY = dict(
-    reason="known intermittent defect (issue 3): arrival_mismatch can be missed when the "
-    "forwarded `arrived` record trails the unit's pings during a fast replay",
-    strict=False,
-)
-
-
-def _clickhouse(settings):
+def clickhouse(settings):
     from clickhouse_driver import Client
 
     return Client(settings.clickhouse_host, port=settings.clickhouse_port, user=settings.clickhouse_user,
@@ -138,7 +130,7 @@ def assert_flows_exact(settings, records: Path) -> None:
     expected = expected_flows(records)
     checkpoints = tuple(sorted({cp for _, cp in expected}))
     first, last = min(m for m, _ in expected), max(m for m, _ in expected)
-    client = _clickhouse(settings)
+    client = clickhouse(settings)
 
     def read():
         rows = client.execute(
@@ -162,7 +154,7 @@ def assert_no_personal_data(settings, records: Path) -> None:
         elif topic == "alarms" and value.get("caller_phone"):
             secrets.add(value["caller_phone"])
     assert secrets, "the run produced plates and phones to look for"
-    client = _clickhouse(settings)
+    client = clickhouse(settings)
     columns = client.execute(
         "SELECT table, name FROM system.columns WHERE database = %(db)s AND type LIKE '%%String%%'",
         {"db": settings.clickhouse_database})

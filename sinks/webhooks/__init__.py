@@ -1,0 +1,17 @@
+"""Webhooks: signed, retried delivery of alerts to subscribers' HTTP endpoints (contract §5)."""
+
+from sinks.webhooks.delivery import DeliveryResult, DeliveryStatus, WebhookDelivery
+from sinks.webhooks.signing import headers, sign, verify
+from sinks.webhooks.targets import TargetRefused, TargetUnresolved, check_target
+
+__all__ = [
+    "WebhookDelivery",
+    "DeliveryResult",
+    "DeliveryStatus",
+    "sign",
+    "headers",
+    "verify",
+    "check_target",
+    "TargetRefused",
+    "TargetUnresolved",
+]
