@@ -12,7 +12,9 @@ keyed like the table:
     checkpoint-passes (key checkpoint_id)                  -> checkpoint agent, table checkpoint-flows
     <app>-passes-by-plate (key PLATE|colour)               -> plate agent, table plate-trails
     <app>-suspects (key sector)                            -> suspect agent, table suspect-sectors
-    checkpoints, watchlist (compacted reference topics)    -> read whole by every worker (streams/reference.py)
+    situations (key event_id)                              -> matcher agent (no table)
+    <app>-alert-candidates (key subscription_id)           -> alerts agent, table alert-state
+    checkpoints, watchlist, subscriptions (compacted)      -> read whole by every worker (streams/reference.py)
     <app>-clickhouse-rows (key row identity)               -> ClickHouse sink agent (no table)
 """
 
@@ -63,6 +65,8 @@ class Pipeline:
         self.clickhouse_rows = self.internal_topic("clickhouse-rows")
         self.passes_by_plate = self.internal_topic("passes-by-plate")
         self.suspects = self.internal_topic("suspects")
+        self.alert_candidates = self.internal_topic("alert-candidates")
+        self.subscriptions = app.topic(s.topic(specs.SUBSCRIPTIONS), partitions=n)
         self.pii_key = s.pii_key.get_secret_value().encode() if s.pii_key else b""
         feeds = {s.topic(name): name for name in (specs.ALARMS, specs.PATROL_GPS, specs.CHECKPOINT_PASSES)}
 

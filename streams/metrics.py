@@ -17,6 +17,7 @@ __all__ = [
     "STREAM_TIME_BEHIND",
     "REFERENCE_ENTRIES",
     "FLOW_PASSES_AFTER_CLOSE",
+    "ALERTS",
 ]
 
 RECORDS_IN = Counter("sitaware_records_in_total", "Input records consumed", ["topic"])
@@ -37,3 +38,4 @@ FLOW_PASSES_AFTER_CLOSE = Counter(
     "sitaware_flow_passes_after_close_total",
     "Checkpoint passes counted per minute but too late for their closed 5-minute flow window",
 )
+ALERTS = Counter("sitaware_alerts_total", "Situations matched to a subscription, by outcome", ["outcome"])

@@ -1,4 +1,5 @@
-"""Reference data: the compacted `checkpoints` and `watchlist` topics, held whole by every worker.
+"""Reference data: the compacted `checkpoints`, `watchlist` and `subscriptions` topics, held
+whole by every worker.
 
 Passes are keyed by checkpoint and need any checkpoint's site (cloned plates compare two)
 and any plate's watch-list entry, so each worker reads both topics entirely — all
@@ -23,7 +24,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from streams.metrics import REFERENCE_ENTRIES
 from topics import specs
 from topics.codec import Rejection, decode_record
-from topics.records import Checkpoint, WatchlistEntry
+from topics.records import Checkpoint, Subscription, WatchlistEntry
 
 __all__ = ["ReferenceData"]
 
@@ -35,12 +36,14 @@ class ReferenceData:
         self.pipeline = pipeline
         self.checkpoints: dict[str, Checkpoint] = {}
         self.watchlist: dict[str, WatchlistEntry] = {}  # upper-cased plate -> entry
+        self.subscriptions: dict[str, Subscription] = {}
         self.ready = asyncio.Event()
         self._read_to: dict[tuple[str, int], int] = {}  # (topic, partition) -> next offset
         settings = pipeline.settings
         self._tables = {
             settings.topic(specs.CHECKPOINTS): (self.checkpoints, Checkpoint, "checkpoint_id", str),
             settings.topic(specs.WATCHLIST): (self.watchlist, WatchlistEntry, "plate", str.upper),
+            settings.topic(specs.SUBSCRIPTIONS): (self.subscriptions, Subscription, "subscription_id", str),
         }
 
     def register(self) -> None:

@@ -6,7 +6,18 @@ __all__ = ["register"]
 
 
 def register(pipeline) -> None:
-    from streams.agents import alarms, cells, checkpoints, clickhouse_rows, plates, presence, sectors, suspects, units
+    from streams.agents import (
+        alarms,
+        alerts,
+        cells,
+        checkpoints,
+        clickhouse_rows,
+        plates,
+        presence,
+        sectors,
+        suspects,
+        units,
+    )
     from streams.reference import ReferenceData
 
     for module in (alarms, cells, units, presence, sectors, plates, suspects, clickhouse_rows):
@@ -14,3 +25,4 @@ def register(pipeline) -> None:
     reference = pipeline.reference = ReferenceData(pipeline)
     reference.register()
     checkpoints.register(pipeline, reference)
+    alerts.register(pipeline, reference)

@@ -59,6 +59,8 @@ class Worker:
             "SITAWARE_TOPIC_PARTITIONS": str(s.topic_partitions),
             "SITAWARE_LOCALE": s.locale,
             "SITAWARE_FEED_IDLE_S": str(s.feed_idle_s),
+            "SITAWARE_WEBHOOK_ALLOW_PRIVATE": str(s.webhook_allow_private).lower(),
+            "SITAWARE_WEBHOOK_BASE_DELAY_S": str(s.webhook_base_delay_s),
             **({"SITAWARE_APP_ID": s.app_id} if s.app_id else {}),
         }
 
