@@ -112,9 +112,10 @@ def _optional_commands():
         add_simulate_arguments(parser)
         parser.set_defaults(run=simulate_command)
 
+    from sitaware.subscribe import register as subscribe
     from sitaware.tail import register as tail
 
-    return [worker, simulate, tail]
+    return [worker, simulate, tail, subscribe]
 
 
 def main(argv: list[str] | None = None) -> int:
