@@ -90,7 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
     migrate.set_defaults(run=_migrate)
 
     demo = commands.add_parser("demo", help="the main job: stack, worker, simulated city, live view")
-    demo.add_argument("--scale", default="demo", choices=["small", "demo", "city"])
+    # One worker keeps up with the small city at 10x; larger scales need more workers (issue 7).
+    demo.add_argument("--scale", default="small", choices=["small", "demo", "city"])
     demo.add_argument("--speed", type=float, default=10.0, help="simulated time per wall second")
     demo.add_argument("--duration", default="2h", help="simulated time, e.g. 30m, 2h")
     demo.add_argument("--smoke", action="store_true", help="only the stack round trip, then exit")
@@ -112,10 +113,11 @@ def _optional_commands():
         add_simulate_arguments(parser)
         parser.set_defaults(run=simulate_command)
 
+    from sitaware.api import register as api
     from sitaware.subscribe import register as subscribe
     from sitaware.tail import register as tail
 
-    return [worker, simulate, tail, subscribe]
+    return [worker, simulate, tail, subscribe, api]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,4 +1,5 @@
-"""`sitaware demo` (the README's main job): stack, a worker, a simulated city, a live view.
+"""`sitaware demo` (the README's main job): stack, a worker, a simulated city, the API and
+its map page, and a live view in the terminal.
 
 The worker and the simulator run as child processes with the stack's settings; the live
 view (`sitaware tail`) runs in the foreground. Ctrl-C stops all of them.
@@ -9,7 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shlex
+import random
 import urllib.request
 import subprocess
 import sys
@@ -31,10 +32,7 @@ def run_demo(settings: Settings, args: argparse.Namespace) -> int:
                      log=lambda m: print(m, file=sys.stderr))
     if args.smoke:
         return 0
-    env = dict(os.environ)
-    for line in stack.env_lines():  # export SITAWARE_X=value (shell-quoted)
-        name, _, value = shlex.split(line)[1].partition("=")
-        env[name] = value
+    env = {**os.environ, **service.as_env()}
     logs = settings.stack_dir / "demo"
     logs.mkdir(parents=True, exist_ok=True)
     cli = [sys.executable, "-m", "sitaware.cli"]
@@ -44,12 +42,24 @@ def run_demo(settings: Settings, args: argparse.Namespace) -> int:
     ]
     _wait_for_worker(settings.worker_web_port, children[0])
     children.append(subprocess.Popen(
+        # A seed of its own: a plate of an earlier demo run seen again now, at another
+        # checkpoint, would be a (true) cloned plate on the shared topics.
         cli + ["simulate", "--scale", args.scale, "--speed", str(args.speed), "--duration", args.duration,
-               "--start", "now", "--truth", str(logs / "truth.json")],
+               "--start", "now", "--seed", str(random.randrange(1 << 30)), "--truth", str(logs / "truth.json")],
         env=env, stdout=open(logs / "simulate.log", "ab"), stderr=subprocess.STDOUT,
     ))
-    print(f"worker and simulator running (logs in {logs}); situations follow. Ctrl-C to stop.",
-          file=sys.stderr)
+    # The command-center map: a fresh admin token for this run (only its hash is stored).
+    from sitaware.api.auth import create_token
+
+    tokens = logs / "tokens.json"
+    tokens.unlink(missing_ok=True)
+    token = create_token(tokens, "demo", "admin", [])
+    children.append(subprocess.Popen(
+        cli + ["api"], env={**env, "SITAWARE_API_TOKENS_FILE": str(tokens)},
+        stdout=open(logs / "api.log", "ab"), stderr=subprocess.STDOUT,
+    ))
+    print(f"worker, simulator and API running (logs in {logs}); situations follow. Ctrl-C to stop.\n"
+          f"map: http://{settings.api_bind}:{settings.api_port}/?token={token}", file=sys.stderr)
     try:
         return subprocess.call(cli + ["tail"], env=env)
     except KeyboardInterrupt:

@@ -73,6 +73,13 @@ class Settings(BaseSettings):
     worker_web_bind: str = "127.0.0.1"
     worker_web_port: int = Field(6066, ge=1, le=65535)
 
+    # --- API ----------------------------------------------------------------------
+    # `sitaware api`: the command-center HTTP API and map page. 0.0.0.0 in containers.
+    api_bind: str = "127.0.0.1"
+    api_port: int = Field(6080, ge=1, le=65535)
+    # JSON list of {token_sha256, actor, role, districts}; `sitaware api token` writes it.
+    api_tokens_file: Path | None = None
+
     # --- local stack (`sitaware stack ...`) ----------------------------------------
     stack_dir: Path = Path.home() / ".local" / "state" / "sitaware"
     cache_dir: Path = Path.home() / ".cache" / "sitaware"
@@ -100,6 +107,20 @@ class Settings(BaseSettings):
             if not sep or not host or not port.isdigit():
                 raise ValueError(f"expected host:port[,host:port...], got {server!r}")
         return value
+
+    def as_env(self) -> dict[str, str]:
+        """These settings as SITAWARE_* environment variables (for child processes)."""
+        env = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if isinstance(value, SecretStr):
+                value = value.get_secret_value()
+            elif isinstance(value, bool):
+                value = str(value).lower()
+            env[f"SITAWARE_{name.upper()}"] = str(value)
+        return env
 
     def topic(self, name: str) -> str:
         """The real topic name for a contract topic name."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import shutil
 import subprocess
@@ -106,11 +107,15 @@ class ClickHouseServer:
         from clickhouse_driver.errors import Error as ClickHouseError
 
         client = self.admin_client()
+        driver_log = logging.getLogger("clickhouse_driver.connection")
+        level = driver_log.level
+        driver_log.setLevel(logging.CRITICAL)  # a refused probe is an answer, not a traceback
         try:
             return client.execute("SELECT 1") == [(1,)]
         except (ClickHouseError, OSError, EOFError):
             return False
         finally:
+            driver_log.setLevel(level)
             client.disconnect()
 
     def wait_healthy(self, timeout: float = 60.0) -> None:

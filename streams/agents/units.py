@@ -102,13 +102,14 @@ def register(pipeline) -> None:
             alarm_marks.setdefault(partition, {})[message["source"]] = datetime.fromisoformat(message["ts"])
             return
         if kind == "tick":
+            # The sector join needs this partition's GPS watermark whatever the unit rules do.
+            await pipeline.send_feed_watermark("patrol-gps", partition)
             stream_time = unit_time(partition, signals.tick_time(message))
             if stream_time is None:
                 return
             index.fresh()
             for unit_id in sorted(known.get(partition, ())):
                 await store(unit_id, rules_.on_tick(load(unit_id), stream_time, rules, _now(), locale=locale))
-            await pipeline.send_feed_watermark("patrol-gps", partition)
             return
         unit_id = key.decode()
         stream_time = unit_time(partition, pipeline.clock.now())

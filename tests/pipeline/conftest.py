@@ -45,24 +45,7 @@ class Worker:
         self.proc: subprocess.Popen | None = None
 
     def env(self) -> dict[str, str]:
-        s = self.settings
-        return {
-            **os.environ,
-            "SITAWARE_KAFKA_BOOTSTRAP": s.kafka_bootstrap,
-            "SITAWARE_CLICKHOUSE_HOST": s.clickhouse_host,
-            "SITAWARE_CLICKHOUSE_PORT": str(s.clickhouse_port),
-            "SITAWARE_CLICKHOUSE_USER": s.clickhouse_user,
-            "SITAWARE_CLICKHOUSE_PASSWORD": s.clickhouse_password.get_secret_value(),
-            "SITAWARE_CLICKHOUSE_DATABASE": s.clickhouse_database,
-            "SITAWARE_PII_KEY": s.pii_key.get_secret_value(),
-            "SITAWARE_TOPIC_PREFIX": s.topic_prefix,
-            "SITAWARE_TOPIC_PARTITIONS": str(s.topic_partitions),
-            "SITAWARE_LOCALE": s.locale,
-            "SITAWARE_FEED_IDLE_S": str(s.feed_idle_s),
-            "SITAWARE_WEBHOOK_ALLOW_PRIVATE": str(s.webhook_allow_private).lower(),
-            "SITAWARE_WEBHOOK_BASE_DELAY_S": str(s.webhook_base_delay_s),
-            **({"SITAWARE_APP_ID": s.app_id} if s.app_id else {}),
-        }
+        return {**os.environ, **self.settings.as_env()}
 
     def start(self) -> "Worker":
         self.proc = subprocess.Popen(
