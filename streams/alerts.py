@@ -20,7 +20,7 @@ retry carries the same `webhook-id`.
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from streams.situations._common import StateModel
 from topics.records import Instant, Situation, Subscription

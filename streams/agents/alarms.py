@@ -56,6 +56,8 @@ def register(pipeline) -> None:
 
     async def save(state: overdue.AlarmLifecycle, caller_token: str, changed: bool) -> None:
         lifecycles[state.alarm_id] = {"lifecycle": state.model_dump(mode="json"), "caller_token": caller_token}
+        # The row is absolute (its version orders it): sent again for a re-delivered record,
+        # whose first row a crash may have lost while the table kept the state.
         if changed and state.received_at is not None:
             await pipeline.row("alarm_lifecycle", lifecycle_row(state, caller_token))
         due = overdue.next_deadline(state, params)
@@ -83,7 +85,7 @@ def register(pipeline) -> None:
         if alarm.status == "received" and alarm.caller_phone:
             token = pseudonym(alarm.caller_phone, pii_key)
         new = overdue.apply_alarm(state, alarm)
-        await save(new, token, changed=state is None or new.version != state.version)
+        await save(new, token, changed=True)
         if alarm.status in ("dispatched", "arrived"):
             # The unit's side judges arrivals: forward the record with the alarm's site.
             site = new.site()
@@ -150,7 +152,7 @@ def register(pipeline) -> None:
             return
         if kind == "arrival":  # from the unit agent's arrival_detected
             new = overdue.note_arrival(state, message["unit_id"], datetime.fromisoformat(message["ts"]))
-            await save(new, token, changed=new.version != state.version)
+            await save(new, token, changed=True)
         elif kind == "site_request" and state.site() is not None:  # a ping named this alarm
             await pipeline.unit_signals.send(
                 key=message["unit_id"].encode(),

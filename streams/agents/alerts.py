@@ -92,7 +92,10 @@ def register(pipeline, reference) -> None:
                 state, aid, why = rules.admit_alert(state, subscription, situation)
                 done = {k: v for k, v in stored.get("done", {}).items() if k in state.alerts}
                 ALERTS.labels(why).inc()
-                if why == "cooldown" or (why == "repeat" and aid in done):
+                # A repeat delivered by webhook is done (the receiver answered); a repeat on
+                # Kafka is sent again — the first send may have been lost in a crash while
+                # this table kept it — and readers drop the duplicate by alert_id.
+                if why == "cooldown" or (why == "repeat" and aid in done and subscription.channel == "webhook"):
                     continue
                 now = datetime.now(timezone.utc)
                 alert = Alert(alert_id=aid, subscription_id=subscription.subscription_id, matched_at=now,

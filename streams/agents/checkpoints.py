@@ -28,7 +28,7 @@ from streams.situations import cloned_plate, flow_anomaly, suspect_near_incident
 from topics.codec import Rejection
 from topics.records import CheckpointPass, Situation
 
-__all__ = ["register", "count_minute"]
+__all__ = ["register", "count_minute", "minute_row"]
 
 FEED = "checkpoint-passes"
 SENT_KEPT = 50  # anomalies remembered per checkpoint for re-delivery
@@ -44,9 +44,14 @@ def count_minute(minutes: dict, passage: CheckpointPass, horizon: datetime) -> t
         speed_sum, samples = speed_sum + passage.speed_kmh, samples + 1
     kept = {k: v for k, v in minutes.items() if datetime.fromisoformat(k) >= horizon}
     kept[key] = [passes + 1, speed_sum, samples]
-    row = {"minute": key, "checkpoint_id": passage.checkpoint_id, "passes": passes + 1,
-           "speed_samples": samples, "avg_speed_kmh": speed_sum / samples if samples else 0.0}
-    return kept, row
+    return kept, minute_row(key, passage.checkpoint_id, kept[key])
+
+
+def minute_row(minute: str, checkpoint_id: str, counted: list) -> dict:
+    """The absolute `checkpoint_flow_1m` row of one minute (its passes are the version)."""
+    passes, speed_sum, samples = counted
+    return {"minute": minute, "checkpoint_id": checkpoint_id, "passes": passes,
+            "speed_samples": samples, "avg_speed_kmh": speed_sum / samples if samples else 0.0}
 
 
 def register(pipeline, reference) -> None:
@@ -77,7 +82,9 @@ def register(pipeline, reference) -> None:
             return
         stored = flows[passage.checkpoint_id] or {}
         if stored and message.offset <= stored["offset"]:
+            # Re-delivered: the state counted it, but what it sent may have been lost in a crash.
             await pipeline.emit(_sent_for(message.partition, message.offset))
+            await resend_minute(passage, checkpoint, stored)
         else:
             await count(passage, checkpoint, message.offset, stored)
         hits = watchlist_hit.detect_watchlist_hit(passage, entry, checkpoint, hit_params, _now(), locale=locale)
@@ -97,6 +104,13 @@ def register(pipeline, reference) -> None:
                                         "flow": flow.model_dump(mode="json"), "sent": stored.get("sent", [])}
         known[partition_of(passage.checkpoint_id, n)].add(passage.checkpoint_id)
         await pipeline.row("checkpoint_flow_1m", {**row, "district": checkpoint.district})
+
+    async def resend_minute(passage, checkpoint, stored: dict) -> None:
+        minute = passage.ts.astimezone(timezone.utc).replace(second=0, microsecond=0).isoformat()
+        if minute in stored.get("minutes", {}):
+            await pipeline.row("checkpoint_flow_1m", {
+                **minute_row(minute, passage.checkpoint_id, stored["minutes"][minute]),
+                "district": checkpoint.district})
 
     async def route(passage, checkpoint, watched) -> None:
         plate = passage.plate.upper()

@@ -3,7 +3,7 @@
 Input `<app>-unit-presence` carries one record per unit sighting, keyed by the presence
 key, so every unit seen for a key meets in one partition. The table remembers the unit ids
 per key; the row's `units` is their number, also its ReplacingMergeTree version, so
-re-delivered sightings change nothing. A key is forgotten once its minute is older than
+re-delivered sightings change nothing (they re-send the key's current row). A key is forgotten once its minute is older than
 twice the allowed lateness (plus a minute) behind stream time: sightings for it would
 come from pings that are late already.
 """
@@ -52,11 +52,12 @@ def register(pipeline) -> None:
                 minute, cell, unit_type, status = key.split("|")
                 forget_old(event.message.partition)
                 seen = presence[key] or []
-                if unit_id in seen:
-                    continue
-                seen = sorted([*seen, unit_id])
-                presence[key] = seen
-                minutes[event.message.partition][minute].add(key)
+                if unit_id not in seen:
+                    seen = sorted([*seen, unit_id])
+                    presence[key] = seen
+                    minutes[event.message.partition][minute].add(key)
+                # Also for a re-delivered sighting: its row may have been lost in a crash while
+                # the state kept it (the row is absolute, so sending it again is harmless).
                 await pipeline.row("unit_presence_1m", {
                     "minute": minute, "cell": cell, "unit_type": unit_type, "status": status,
                     "units": len(seen),

@@ -25,7 +25,7 @@ from streams.agents._cache import RebalanceCache
 from streams.partitioning import partition_of
 from streams.situations import coverage_gap, dispatch_recommendation
 from streams.situations.fleet import UnitPosition
-from topics.records import Alarm
+from topics.records import Alarm, Situation
 
 __all__ = ["register", "HALO_KM"]
 
@@ -84,11 +84,16 @@ def register(pipeline) -> None:
             old = held.pop(0)  # older than any alarm still judged can need
             fleet.pop(f"{sector}|{old.unit_id}|{old.ts.isoformat()}", None)
 
-    def on_alarm(partition: int, sector: str, alarm: Alarm) -> None:
+    async def on_alarm(partition: int, sector: str, alarm: Alarm) -> None:
         key = f"{sector}|{alarm.alarm_id}"
-        if judged[key] is None:  # a re-delivered alarm is judged once
+        stored = judged[key]
+        if stored is None:
             judged[key] = {"alarm": alarm.model_dump(mode="json", exclude_none=True), "done": False}
             pending[partition][key] = alarm
+        elif stored["done"]:
+            # A re-delivered alarm is judged once; what its judgement sent is sent again
+            # (a crash may have lost it while this table kept the judgement).
+            await pipeline.emit([Situation.model_validate(s) for s in stored.get("sent", [])])
 
     def feed_watermark(partition: int, feed: str) -> datetime | None:
         marks = [ts for (f, _), ts in watermarks[partition].items() if f == feed]
@@ -108,7 +113,8 @@ def register(pipeline) -> None:
                 *dispatch_recommendation.recommend_dispatch(alarm, seen, dispatch_params, now, locale=settings.locale),
                 *coverage_gap.detect_coverage_gap(alarm, seen, gap_params, now, locale=settings.locale),
             ]
-            judged[key] = {"alarm": alarm.model_dump(mode="json", exclude_none=True), "done": True}
+            judged[key] = {"alarm": alarm.model_dump(mode="json", exclude_none=True), "done": True,
+                           "sent": [s.model_dump(mode="json") for s in situations]}
             del pending[partition][key]
             done[partition][key] = alarm.ts
             await pipeline.emit(situations)
@@ -134,7 +140,7 @@ def register(pipeline) -> None:
                 if kind == "ping":
                     on_ping(partition, sector, UnitPosition.model_validate(message["position"]))
                 elif kind == "alarm":
-                    on_alarm(partition, sector, Alarm.model_validate(message["alarm"]))
+                    await on_alarm(partition, sector, Alarm.model_validate(message["alarm"]))
                     await judge_due(partition)
             except Exception as exc:  # the worker never dies of a record
                 await pipeline.failed(event, exc)

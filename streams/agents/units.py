@@ -15,6 +15,7 @@ from streams.agents._cache import RebalanceCache
 from streams.agents.sectors import HALO_KM
 from streams.partitioning import partition_of
 from streams.sectors import sectors_near
+from streams.situations._common import tick_cause
 from streams.situations.fleet import UnitPosition
 from streams.situations import units as rules_
 from streams.situations.unit_track import AlarmSite, UnitTrack
@@ -28,7 +29,7 @@ def register(pipeline) -> None:
     app, settings = pipeline.app, pipeline.settings
     n = settings.topic_partitions
     tracks = pipeline.table("unit-tracks")
-    sightings = pipeline.table("unit-sightings")  # unit_id -> presence key last reported
+    sightings = pipeline.table("unit-sightings")  # unit_id -> presence key last reported, and by which ping
     rules = rules_.UnitRules()
     locale = settings.locale
     known: dict[int, set[str]] = {}  # partition -> unit ids with a track (cache of the table)
@@ -64,9 +65,12 @@ def register(pipeline) -> None:
     async def report_presence(ping: PatrolPing) -> None:
         minute = ping.ts.astimezone(timezone.utc).replace(second=0, microsecond=0)
         key = "|".join((minute.isoformat(), geohash(ping.lat, ping.lon), ping.unit_type, ping.status))
-        if sightings[ping.unit_id] == key:
+        first = sightings[ping.unit_id]
+        if first and first["key"] == key and first["ts"] != ping.ts.isoformat():
             return  # already reported for this minute, cell, type and status
-        sightings[ping.unit_id] = key
+        # A new sighting — or the ping that made it, re-delivered: what it sent may have
+        # been lost in a crash while this table kept it (the presence agent dedupes).
+        sightings[ping.unit_id] = {"key": key, "ts": ping.ts.isoformat()}
         await pipeline.presence.send(key=key.encode(), value=ping.unit_id.encode())
 
     def unit_time(partition: int, stream_time: datetime | None) -> datetime | None:
@@ -104,12 +108,16 @@ def register(pipeline) -> None:
         if kind == "tick":
             # The sector join needs this partition's GPS watermark whatever the unit rules do.
             await pipeline.send_feed_watermark("patrol-gps", partition)
-            stream_time = unit_time(partition, signals.tick_time(message))
-            if stream_time is None:
-                return
+            sent_at = signals.tick_time(message)
+            # The rules run at unit time, which depends on marks held in memory; the tick's
+            # own stream time names it, so a re-delivered tick re-sends what it sent.
+            stream_time, cause = unit_time(partition, sent_at), tick_cause(sent_at)
             index.fresh()
             for unit_id in sorted(known.get(partition, ())):
-                await store(unit_id, rules_.on_tick(load(unit_id), stream_time, rules, _now(), locale=locale))
+                track = load(unit_id)
+                result = rules_.on_tick(track, stream_time, rules, _now(), locale=locale, cause=cause)
+                if result[0] != track or result[1]:
+                    await store(unit_id, result)
             return
         unit_id = key.decode()
         stream_time = unit_time(partition, pipeline.clock.now())

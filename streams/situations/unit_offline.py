@@ -46,11 +46,13 @@ def check_offline(
     detected_at: datetime,
     *,
     locale: str = "zh-CN",
+    cause: str | None = None,
 ) -> tuple[UnitTrack | None, list[Situation]]:
-    """Timer check; calling it again at the same stream time re-sends what it sent."""
+    """Timer check; calling it again with the same cause (default: the stream time)
+    re-sends what it sent."""
     if track is None:
         return None, []
-    cause = tick_cause(stream_time)
+    cause = cause or tick_cause(stream_time)
     again = replay(track.emitted, cause, TYPE)
     last = track.last_ping
     if (

@@ -20,7 +20,7 @@ from datetime import datetime
 
 from topics.records import Alarm, PatrolPing, Situation
 
-from ._common import stamp, tick_cause
+from ._common import replay, stamp, tick_cause
 from .arrival_detected import ArrivalDetectedParams, detect_arrivals
 from .arrival_mismatch import ArrivalMismatchParams, judge_reports
 from .unit_offline import UnitOfflineParams, check_offline
@@ -91,15 +91,18 @@ def on_site(
 
 def on_tick(
     track: UnitTrack | None, stream_time: datetime | None, rules: UnitRules, detected_at: datetime,
-    *, locale: str = "zh-CN",
+    *, locale: str = "zh-CN", cause: str | None = None,
 ) -> Result:
-    if track is None or stream_time is None:
+    """`cause` names the tick record (default: the stream time): a re-delivered tick
+    re-sends what it sent, even when its stream time can no longer be vouched for (None)."""
+    if track is None:
         return track, []
+    if stream_time is None:
+        return track, replay(track.emitted, cause) if cause else []
+    cause = cause or tick_cause(stream_time)
     track = advance(track, stream_time, rules.retention)
-    track, reports = judge_reports(
-        track, stream_time, tick_cause(stream_time), rules.mismatch, detected_at, locale=locale
-    )
-    track, offline = check_offline(track, stream_time, rules.offline, detected_at, locale=locale)
+    track, reports = judge_reports(track, stream_time, cause, rules.mismatch, detected_at, locale=locale)
+    track, offline = check_offline(track, stream_time, rules.offline, detected_at, locale=locale, cause=cause)
     return track, reports + offline
 
 

@@ -114,3 +114,16 @@ def test_a_ping_ending_a_long_silence_reports_it_without_a_tick():
     assert [(s.type, s.event_time) for s in out] == [("unit_offline", t0 + timedelta(minutes=5.99))]
     again, repeated = units.on_ping(track, ping(6), t0 + timedelta(minutes=6), rules, now)
     assert [s.event_id for s in repeated if s.type == "unit_offline"] in ([], [out[0].event_id])
+
+
+def test_a_re_delivered_tick_re_sends_by_its_own_name_even_without_a_stream_time(ping, t, detected_at):
+    # The unit agent runs ticks at a unit time held back by in-memory marks; after a restart
+    # that time is unknown (None) or different, but the tick record names the cause.
+    from streams.situations import units
+
+    rules, track = units.UnitRules(), None
+    track, _ = units.on_ping(track, ping("U1", t(0)), t(0), rules, detected_at)
+    track, (found,) = units.on_tick(track, t(3), rules, detected_at, cause="tick:A")
+    assert units.on_tick(track, None, rules, detected_at, cause="tick:A") == (track, [found])
+    assert units.on_tick(track, t(2), rules, detected_at, cause="tick:A")[1] == [found]
+    assert units.on_tick(track, None, rules, detected_at, cause="tick:B") == (track, [])
