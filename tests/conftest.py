@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from contextlib import contextmanager
 
 import pytest
 
@@ -21,6 +22,28 @@ def local_stack() -> LocalStack:
 def stack_settings(local_stack: LocalStack) -> Settings:
     """Settings pointing at the running stack, as `sitaware stack env` exports them."""
     return local_stack.service_settings()
+
+
+@contextmanager
+def isolated_topics(settings: Settings, letter: str, **updates):
+    """Settings with a topic prefix of their own and the contract's topics created for it;
+    on exit every topic with the prefix (the Faust app's internal ones too) is deleted — a
+    broker left with thousands of test partitions takes minutes to start."""
+    from kafka import KafkaAdminClient
+
+    from topics.admin import ensure_topics
+    from topics.specs import contract_topics
+
+    settings = settings.model_copy(update={"topic_prefix": f"{letter}{uuid.uuid4().hex[:8]}.", **updates})
+    admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    try:
+        ensure_topics(admin, contract_topics(settings))
+        yield settings
+    finally:
+        mine = [t for t in admin.list_topics() if t.startswith(settings.topic_prefix)]
+        if mine:
+            admin.delete_topics(mine)
+        admin.close()
 
 
 @pytest.fixture

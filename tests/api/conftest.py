@@ -14,12 +14,11 @@ import uuid
 
 import pytest
 from clickhouse_driver import Client
-from kafka import KafkaAdminClient, KafkaProducer
+from kafka import KafkaProducer
 
 from sitaware.api.auth import create_token
+from tests.conftest import isolated_topics
 from tests.pipeline.conftest import poll
-from topics.admin import ensure_topics
-from topics.specs import contract_topics
 
 # key -> (role, districts); each becomes the actor "<key>-<run id>"
 ACTORS = {
@@ -100,15 +99,8 @@ class Api:
 
 @pytest.fixture(scope="module")
 def api_settings(stack_settings):
-    settings = stack_settings.model_copy(update={"topic_prefix": f"a{uuid.uuid4().hex[:8]}.",
-                                                 "topic_partitions": 2})
-    admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
-    ensure_topics(admin, contract_topics(settings))
-    yield settings
-    mine = [t for t in admin.list_topics() if t.startswith(settings.topic_prefix)]
-    if mine:
-        admin.delete_topics(mine)
-    admin.close()
+    with isolated_topics(stack_settings, "a", topic_partitions=2) as settings:
+        yield settings
 
 
 @pytest.fixture(scope="module")

@@ -9,13 +9,11 @@ import subprocess
 import sys
 import time
 import urllib.request
-import uuid
 
 import pytest
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-from topics.admin import ensure_topics
-from topics.specs import contract_topics
+from tests.conftest import isolated_topics
 
 
 def _free_port() -> int:
@@ -128,17 +126,8 @@ class Feed:
 @pytest.fixture
 def run_settings(stack_settings):
     """Settings for one isolated run: its own topic prefix (and so its own Faust app id)."""
-    settings = stack_settings.model_copy(update={"topic_prefix": f"t{uuid.uuid4().hex[:8]}.",
-                                                 "topic_partitions": 4, "feed_idle_s": 3.0})
-    admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
-    ensure_topics(admin, contract_topics(settings))
-    yield settings
-    # The run's topics (contract and Faust-internal ones share the prefix) go with it: a
-    # broker left with thousands of test partitions takes minutes to start.
-    mine = [t for t in admin.list_topics() if t.startswith(settings.topic_prefix)]
-    if mine:
-        admin.delete_topics(mine)
-    admin.close()
+    with isolated_topics(stack_settings, "t", topic_partitions=4, feed_idle_s=3.0) as settings:
+        yield settings
 
 
 @pytest.fixture
