@@ -114,10 +114,11 @@ def _optional_commands():
         parser.set_defaults(run=simulate_command)
 
     from sitaware.api import register as api
+    from sitaware.bench import register as bench
     from sitaware.subscribe import register as subscribe
     from sitaware.tail import register as tail
 
-    return [worker, simulate, tail, subscribe, api]
+    return [worker, simulate, tail, subscribe, api, bench]
 
 
 def main(argv: list[str] | None = None) -> int:
