@@ -20,8 +20,9 @@ keyed like the table:
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import faust
@@ -72,15 +73,53 @@ class Pipeline:
 
         @app.on_partitions_assigned.connect
         async def _track_feeds(sender, assigned, **kwargs) -> None:
-            for tp in assigned:
-                if tp.topic in feeds:
-                    self.clock.track(feeds[tp.topic], tp.partition)
+            mine = [tp for tp in assigned if tp.topic in feeds]
+            for tp in mine:
+                self.clock.track(feeds[tp.topic], tp.partition)
+            if mine:
+                asyncio.ensure_future(self._seed_from_log(mine, feeds))
 
         @app.on_partitions_revoked.connect
         async def _forget_feeds(sender, revoked, **kwargs) -> None:
             for tp in revoked:
                 if tp.topic in feeds:
                     self.clock.forget(feeds[tp.topic], tp.partition)
+
+    async def _seed_from_log(self, tps, feeds: dict[str, str]) -> None:
+        """A feed partition this worker takes over with nothing left to read (a restart after
+        everything was processed) would never give a watermark: take the ts of its last
+        record, which the group has already processed, so stream time and timers go on."""
+        from aiokafka import AIOKafkaConsumer, TopicPartition
+
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.settings.bootstrap_servers, group_id=None,
+                                    enable_auto_commit=False)
+        try:
+            await consumer.start()
+            parts = [TopicPartition(tp.topic, tp.partition) for tp in tps]
+            consumer.assign(parts)
+            ends = await consumer.end_offsets(parts)
+            # The consumer learns its committed positions (where it reads from) just after
+            # the assignment: wait for them (a partition never committed has none).
+            read = self.app.consumer._read_offset
+            for _ in range(60):
+                if all(read.get(TP(tp.topic, tp.partition)) is not None for tp in parts if ends[tp]):
+                    break
+                await asyncio.sleep(0.5)
+            for tp in parts:
+                end = ends[tp]
+                if end == 0 or not self.consumed_up_to(TP(tp.topic, tp.partition), None, end):
+                    continue  # empty, or records wait for this worker: they will set it
+                consumer.seek(tp, end - 1)
+                records = (await consumer.getmany(tp, timeout_ms=5000)).get(tp, [])
+                try:
+                    ts = datetime.fromisoformat(orjson.loads(records[-1].value)["ts"])
+                except (IndexError, ValueError, TypeError, KeyError, orjson.JSONDecodeError):
+                    continue  # an invalid last record: it was dead-lettered, nothing to learn
+                self.clock.seed(feeds[tp.topic], tp.partition, ts)
+        except Exception:  # the broker is away: records, when they come, set the watermark
+            self.app.log.exception("seeding stream time from the feeds' last records failed")
+        finally:
+            await consumer.stop()
 
     def _backlog(self, feed: str, partition: int, offset: int | None) -> bool:
         """Does the consumer know of records in this feed partition past `offset` (the last

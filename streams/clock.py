@@ -57,6 +57,13 @@ class StreamClock:
         stream time where it is (a backlog not fetched yet must not be judged late)."""
         self._partitions.setdefault((feed, partition), [float("-inf"), self.wall()])
 
+    def seed(self, feed: str, partition: int, ts: datetime) -> None:
+        """A tracked partition with nothing left to read: its watermark is the ts of its last
+        record (already processed by the group). Ignored once the partition delivered."""
+        entry = self._partitions.get((feed, partition))
+        if entry is not None and entry[0] == float("-inf"):
+            entry[0] = ts.timestamp()
+
     def forget(self, feed: str, partition: int) -> None:
         """A partition was revoked from this worker: it no longer holds stream time."""
         self._partitions.pop((feed, partition), None)

@@ -15,6 +15,7 @@ import pytest
 from sinks.webhooks import verify
 from tests.pipeline.conftest import poll
 from tests.pipeline.test_alarm_pipeline import _alarm, _reader
+from topics.geo import geohash
 
 SECRET = "whsec_" + "c2l0YXdhcmUtdGVzdC1zZWNyZXQ="
 
@@ -83,9 +84,12 @@ def test_alerts_reach_webhooks_and_kafka_once_with_cooldown_and_410(run_settings
     feed.flush()
     worker_factory(settings)
     # Four alarms far from any unit: four coverage gaps; three share one cell.
-    lat, lon = 31.1 + random.random() * 0.2, 121.3 + random.random() * 0.2
-    alarms = [_alarm("G1", 0, lat, lon), _alarm("G2", 1, lat + 0.0005, lon), _alarm("G3", 2, lat, lon + 0.0005),
-              _alarm("G4", 3, lat + 0.05, lon + 0.05)]
+    while True:  # three alarms in one grid cell, one in another
+        lat, lon = 31.1 + random.random() * 0.2, 121.3 + random.random() * 0.2
+        alarms = [_alarm("G1", 0, lat, lon), _alarm("G2", 1, lat + 0.0005, lon),
+                  _alarm("G3", 2, lat, lon + 0.0005), _alarm("G4", 3, lat + 0.05, lon + 0.05)]
+        if len({geohash(a["lat"], a["lon"]) for a in alarms[:3]}) == 1:
+            break
     for a in alarms:
         feed.send("alarms", a["alarm_id"], a)
     feed.flush()

@@ -89,3 +89,19 @@ def test_partition_with_a_backlog_is_never_idle():
     assert clock.now() == T0 + timedelta(minutes=2)
     waiting[("gps", 1)] = False
     assert clock.now() == T0 + timedelta(minutes=10)
+
+
+def test_a_restarted_worker_with_nothing_to_read_resumes_from_the_logs_last_records():
+    wall = FakeWall()
+    clock = StreamClock(idle_after=timedelta(seconds=30), wall=wall)
+    clock.track("gps", 0)
+    clock.track("alarms", 0)
+    assert clock.now() is None  # nothing seen: no stream time, no timers
+    clock.seed("gps", 0, T0 + timedelta(minutes=30))
+    clock.seed("alarms", 0, T0 + timedelta(minutes=29))
+    assert clock.now() == T0 + timedelta(minutes=29)
+    wall.t += 90  # everything quiet: advances with the wall clock from the newest
+    assert clock.now() == T0 + timedelta(minutes=31)
+    clock.observe("gps", 0, T0 + timedelta(minutes=32))
+    clock.seed("gps", 0, T0)  # a partition that delivered keeps its own watermark
+    assert clock.partition_watermark("gps", 0, release=False) == T0 + timedelta(minutes=32)
