@@ -36,7 +36,7 @@ def _topics(args: argparse.Namespace, settings: Settings) -> int:
     from topics.admin import ensure_topics
     from topics.specs import contract_topics
 
-    admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    admin = KafkaAdminClient(**settings.kafka_python_config())
     try:
         created = ensure_topics(admin, contract_topics(settings), settings.topic_replication)
     finally:

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from sitaware.errors import ConfigError
@@ -35,6 +35,21 @@ class Settings(BaseSettings):
     # Read-only account for dashboards and the API's queries.
     clickhouse_reader_user: str = "sitaware_reader"
     clickhouse_reader_password: SecretStr = SecretStr("")
+
+    # --- Kafka security -------------------------------------------------------------
+    # SASL_SSL: TLS to the brokers (verified against kafka_ssl_cafile) and SCRAM login.
+    kafka_security_protocol: Literal["PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256"] = "SCRAM-SHA-512"
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: Path | None = None
+
+    # --- secrets from files (the Docker/Kubernetes secret-file convention) ----------
+    # A file whose content is the secret; it replaces the setting without `_FILE`, so the
+    # secret itself never sits in the environment. Setting both is refused.
+    kafka_sasl_password_file: Path | None = None
+    clickhouse_password_file: Path | None = None
+    clickhouse_reader_password_file: Path | None = None
 
     # --- topics -------------------------------------------------------------------
     # Prefix for every topic name; empty in production. Tests use it to isolate runs.
@@ -92,6 +107,48 @@ class Settings(BaseSettings):
     # A Maven repository (mirror) to fetch the Kafka jars from instead of Maven Central.
     stack_maven_repository: str | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _read_secret_files(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        for secret in SECRET_FILES:
+            path = data.get(f"{secret}_file")
+            if not path:
+                continue
+            given = data.get(secret)
+            if isinstance(given, SecretStr):
+                given = given.get_secret_value()
+            if given:
+                raise ValueError(
+                    f"SITAWARE_{secret.upper()} and SITAWARE_{secret.upper()}_FILE are both set: "
+                    "give the secret one way only"
+                )
+            data[secret] = _read_secret_file(Path(path), f"SITAWARE_{secret.upper()}_FILE")
+        return data
+
+    @model_validator(mode="after")
+    def _sasl_ssl_is_complete(self) -> "Settings":
+        if self.kafka_security_protocol == "SASL_SSL":
+            missing = [
+                f"SITAWARE_{name.upper()}"
+                for name, value in (
+                    ("kafka_sasl_username", self.kafka_sasl_username),
+                    ("kafka_sasl_password", self.kafka_sasl_password and self.kafka_sasl_password.get_secret_value()),
+                    ("kafka_ssl_cafile", self.kafka_ssl_cafile),
+                )
+                if not value
+            ]
+            if missing:
+                raise ValueError(
+                    f"SITAWARE_KAFKA_SECURITY_PROTOCOL=SASL_SSL needs {', '.join(missing)} "
+                    "(the password may come from SITAWARE_KAFKA_SASL_PASSWORD_FILE)"
+                )
+            if not self.kafka_ssl_cafile.is_file():
+                raise ValueError(f"SITAWARE_KAFKA_SSL_CAFILE: {self.kafka_ssl_cafile} is not a readable file")
+        return self
+
     @field_validator("pii_key")
     @classmethod
     def _pii_key_is_strong(cls, value: SecretStr | None) -> SecretStr | None:
@@ -113,8 +170,8 @@ class Settings(BaseSettings):
         env = {}
         for name in type(self).model_fields:
             value = getattr(self, name)
-            if value is None:
-                continue
+            if value is None or (name in SECRET_FILES and getattr(self, f"{name}_file")):
+                continue  # a secret read from a file is passed on as the file's path
             if isinstance(value, SecretStr):
                 value = value.get_secret_value()
             elif isinstance(value, bool):
@@ -130,6 +187,76 @@ class Settings(BaseSettings):
     def bootstrap_servers(self) -> list[str]:
         return [s.strip() for s in self.kafka_bootstrap.split(",")]
 
+    # --- Kafka clients: the one place where settings become client configuration ------
+    def _sasl_ssl(self) -> bool:
+        return self.kafka_security_protocol == "SASL_SSL"
+
+    def kafka_python_config(self) -> dict[str, Any]:
+        """Keyword arguments for kafka-python's KafkaProducer, KafkaConsumer, KafkaAdminClient."""
+        config: dict[str, Any] = {"bootstrap_servers": _servers(self.kafka_bootstrap)}
+        if self._sasl_ssl():
+            config.update(
+                security_protocol="SASL_SSL",
+                ssl_cafile=str(self.kafka_ssl_cafile),
+                sasl_mechanism=self.kafka_sasl_mechanism,
+                sasl_plain_username=self.kafka_sasl_username,
+                sasl_plain_password=self.kafka_sasl_password.get_secret_value(),
+            )
+        return config
+
+    def aiokafka_config(self) -> dict[str, Any]:
+        """Keyword arguments for aiokafka's AIOKafkaProducer and AIOKafkaConsumer."""
+        config: dict[str, Any] = {"bootstrap_servers": _servers(self.kafka_bootstrap)}
+        if self._sasl_ssl():
+            config.update(
+                security_protocol="SASL_SSL",
+                ssl_context=self.kafka_ssl_context(),
+                sasl_mechanism=self.kafka_sasl_mechanism,
+                sasl_plain_username=self.kafka_sasl_username,
+                sasl_plain_password=self.kafka_sasl_password.get_secret_value(),
+            )
+        return config
+
+    def faust_broker_config(self) -> dict[str, Any]:
+        """`broker` and `broker_credentials` for faust.App."""
+        config: dict[str, Any] = {"broker": [f"kafka://{s}" for s in _servers(self.kafka_bootstrap)]}
+        if self._sasl_ssl():
+            import faust
+
+            config["broker_credentials"] = faust.SASLCredentials(
+                username=self.kafka_sasl_username,
+                password=self.kafka_sasl_password.get_secret_value(),
+                mechanism=self.kafka_sasl_mechanism,
+                ssl_context=self.kafka_ssl_context(),
+            )
+        return config
+
+    def kafka_ssl_context(self):
+        """TLS context that trusts only the configured CA and checks the broker's host name."""
+        from aiokafka.helpers import create_ssl_context
+
+        return create_ssl_context(cafile=str(self.kafka_ssl_cafile))
+
+
+# Secrets that may be given as `<name>_file` instead.
+SECRET_FILES = ("kafka_sasl_password", "clickhouse_password", "clickhouse_reader_password")
+
+
+def _servers(bootstrap: str) -> list[str]:
+    return [s.strip() for s in bootstrap.split(",")]
+
+
+def _read_secret_file(path: Path, setting: str) -> str:
+    try:
+        # Secret files usually end with a newline (echo, kubectl create secret --from-file).
+        value = path.read_text(encoding="utf-8").rstrip("\r\n")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise ValueError(f"{setting}: cannot read {path}: {reason}") from None
+    if not value:
+        raise ValueError(f"{setting}: {path} is empty")
+    return value
+
 
 def load_settings(**overrides) -> Settings:
     """Read settings; a bad value fails fast with the setting's environment name."""
@@ -138,6 +265,7 @@ def load_settings(**overrides) -> Settings:
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
-            field = ".".join(str(p) for p in err["loc"]) or "?"
-            problems.append(f"SITAWARE_{field.upper()}: {err['msg']}")
+            field = ".".join(str(p) for p in err["loc"])
+            # Errors that involve several settings have no location; their message names them.
+            problems.append(f"SITAWARE_{field.upper()}: {err['msg']}" if field else err["msg"].removeprefix("Value error, "))
         raise ConfigError("invalid settings: " + "; ".join(problems)) from None

@@ -17,15 +17,15 @@ def smoke_round_trip(settings: Settings, reader_password: str, log=print) -> Non
     from kafka.admin import NewTopic
 
     topic = settings.topic(f"smoke.{uuid.uuid4().hex[:8]}")
-    admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    admin = KafkaAdminClient(**settings.kafka_python_config())
     admin.create_topics([NewTopic(topic, 1, 1)])
     try:
         record = {"probe": topic, "ts": datetime.now(timezone.utc).isoformat()}
-        producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all")
+        producer = KafkaProducer(**settings.kafka_python_config(), acks="all")
         producer.send(topic, json.dumps(record).encode()).get(timeout=30)
         producer.close()
         consumer = KafkaConsumer(
-            topic, bootstrap_servers=settings.bootstrap_servers,
+            topic, **settings.kafka_python_config(),
             auto_offset_reset="earliest", consumer_timeout_ms=20000,
         )
         got = [json.loads(m.value) for m in consumer]

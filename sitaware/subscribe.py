@@ -24,7 +24,7 @@ def current_subscriptions(settings: Settings) -> dict[str, dict]:
     from kafka import KafkaConsumer, TopicPartition
 
     name = settings.topic("subscriptions")
-    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False)
+    consumer = KafkaConsumer(**settings.kafka_python_config(), enable_auto_commit=False)
     try:
         parts = [TopicPartition(name, p) for p in consumer.partitions_for_topic(name) or ()]
         consumer.assign(parts)
@@ -79,7 +79,7 @@ def _delete(args: argparse.Namespace, settings: Settings) -> int:
 def _send(settings: Settings, key: str, value: bytes | None) -> None:
     from kafka import KafkaProducer
 
-    producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all")
+    producer = KafkaProducer(**settings.kafka_python_config(), acks="all")
     try:
         producer.send(settings.topic("subscriptions"), key=key.encode(), value=value).get(timeout=30)
     finally:

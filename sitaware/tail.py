@@ -42,7 +42,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 
     consumer = KafkaConsumer(
         settings.topic(SITUATIONS),
-        bootstrap_servers=settings.bootstrap_servers,
+        **settings.kafka_python_config(),
         auto_offset_reset="earliest" if args.from_beginning else "latest",
         enable_auto_commit=False,
         group_id=None,

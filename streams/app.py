@@ -91,7 +91,7 @@ class Pipeline:
         record, which the group has already processed, so stream time and timers go on."""
         from aiokafka import AIOKafkaConsumer, TopicPartition
 
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.settings.bootstrap_servers, group_id=None,
+        consumer = AIOKafkaConsumer(**self.settings.aiokafka_config(), group_id=None,
                                     enable_auto_commit=False)
         try:
             await consumer.start()
@@ -186,7 +186,7 @@ class Pipeline:
 
         from topics.admin import ensure_topics
 
-        admin = KafkaAdminClient(bootstrap_servers=self.settings.bootstrap_servers)
+        admin = KafkaAdminClient(**self.settings.kafka_python_config())
         try:
             specs_ = [*specs.contract_topics(self.settings), *self.internal_specs]
             return ensure_topics(admin, specs_, self.settings.topic_replication)
@@ -274,7 +274,7 @@ def create_pipeline(
     datadir.mkdir(parents=True, exist_ok=True)
     app = faust.App(
         app_id,
-        broker=[f"kafka://{server}" for server in settings.bootstrap_servers],
+        **settings.faust_broker_config(),
         store=store,
         datadir=str(datadir),
         topic_partitions=settings.topic_partitions,

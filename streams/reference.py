@@ -60,7 +60,7 @@ class ReferenceData:
 
     async def _follow(self) -> None:
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.pipeline.settings.bootstrap_servers,
+            **self.pipeline.settings.aiokafka_config(),
             group_id=None, enable_auto_commit=False, auto_offset_reset="earliest",
             fetch_max_wait_ms=100,
         )

@@ -35,7 +35,7 @@ def isolated_topics(settings: Settings, letter: str, **updates):
     from topics.specs import contract_topics
 
     settings = settings.model_copy(update={"topic_prefix": f"{letter}{uuid.uuid4().hex[:8]}.", **updates})
-    admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    admin = KafkaAdminClient(**settings.kafka_python_config())
     try:
         ensure_topics(admin, contract_topics(settings))
         yield settings

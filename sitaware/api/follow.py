@@ -43,7 +43,7 @@ class TopicFollower:
 
     async def start(self) -> None:
         self.consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.settings.bootstrap_servers, group_id=None,
+            **self.settings.aiokafka_config(), group_id=None,
             enable_auto_commit=False, auto_offset_reset="latest", client_id=f"sitaware-api-{self.contract_name}")
         await self.consumer.start()
         try:

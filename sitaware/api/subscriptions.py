@@ -43,7 +43,7 @@ class SubscriptionView(TopicFollower):
 
     async def catch_up(self) -> None:
         await self.read_to_end()
-        self.producer = AIOKafkaProducer(bootstrap_servers=self.settings.bootstrap_servers,
+        self.producer = AIOKafkaProducer(**self.settings.aiokafka_config(),
                                          acks="all", client_id="sitaware-api-subscriptions")
         await self.producer.start()
 

@@ -28,7 +28,7 @@ def bare_consume(settings: Settings, topics: list[str], max_seconds: float = 20.
 def _partitions(settings: Settings, topics: list[str]) -> dict[str, list[int]]:
     from kafka import KafkaConsumer
 
-    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers)
+    consumer = KafkaConsumer(**settings.kafka_python_config())
     try:
         return {t: sorted(consumer.partitions_for_topic(t) or []) for t in topics}
     finally:
@@ -39,7 +39,7 @@ async def _consume(settings: Settings, topics: list[str], max_seconds: float) ->
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
     parts = [TopicPartition(t, p) for t, ps in _partitions(settings, topics).items() for p in ps]
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=None,
+    consumer = AIOKafkaConsumer(**settings.aiokafka_config(), group_id=None,
                                 enable_auto_commit=False, auto_offset_reset="earliest")
     await consumer.start()
     try:

@@ -108,13 +108,13 @@ def _shift_expiry(value: dict, offset: timedelta) -> dict:
 class _Sender:
     """The child side: owns the pool and a Kafka producer."""
 
-    def __init__(self, bootstrap: list[str], prefix: str, scale: str, seed: int, minutes: float):
+    def __init__(self, kafka: dict, prefix: str, scale: str, seed: int, minutes: float):
         from kafka import KafkaProducer
 
         self.prefix = prefix
         self.reference, feed = build_pool(scale, seed, minutes)
         self.replay = Replay(feed, prefix)
-        self.producer = KafkaProducer(bootstrap_servers=bootstrap, client_id="sitaware-bench-load",
+        self.producer = KafkaProducer(**kafka, client_id="sitaware-bench-load",
                                       acks=1, linger_ms=5, batch_size=256 * 1024)
 
     def send_reference(self) -> int:
@@ -153,9 +153,9 @@ class _Sender:
         self.producer.close(timeout=10)
 
 
-def _serve(conn, bootstrap, prefix, scale, seed, minutes) -> None:
+def _serve(conn, kafka, prefix, scale, seed, minutes) -> None:
     try:
-        sender = _Sender(bootstrap, prefix, scale, seed, minutes)
+        sender = _Sender(kafka, prefix, scale, seed, minutes)
     except Exception as exc:  # reported to the parent, which ends the run
         conn.send(("error", f"{type(exc).__name__}: {exc}"))
         return
@@ -189,7 +189,7 @@ class LoadGenerator:
         self._conn, child = context.Pipe()
         self._process = context.Process(
             target=_serve, name="sitaware-bench-load", daemon=True,
-            args=(child, self.settings.bootstrap_servers, self.settings.topic_prefix,
+            args=(child, self.settings.kafka_python_config(), self.settings.topic_prefix,
                   self.scale, self.seed, self.pool_minutes))
         self._process.start()
         return self

@@ -153,7 +153,7 @@ class SituationWatch:
 
         try:
             name = self.settings.topic(SITUATIONS)
-            consumer = KafkaConsumer(bootstrap_servers=self.settings.bootstrap_servers, group_id=None,
+            consumer = KafkaConsumer(**self.settings.kafka_python_config(), group_id=None,
                                      enable_auto_commit=False, fetch_max_wait_ms=20)
             parts = [TopicPartition(name, p) for p in sorted(consumer.partitions_for_topic(name) or [])]
             consumer.assign(parts)

@@ -161,7 +161,7 @@ class _Run:
 def _delete_topics(settings: Settings) -> int:
     from kafka import KafkaAdminClient
 
-    admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    admin = KafkaAdminClient(**settings.kafka_python_config())
     try:
         mine = [t for t in admin.list_topics() if t.startswith(settings.topic_prefix)]
         if mine:
@@ -183,7 +183,7 @@ def run_bench(settings: Settings, plan: Plan) -> dict:
         "feed_idle_s": plan.feed_idle_s})
     started = time.monotonic()
     _log(f"run {plan.name} on topics {settings.topic_prefix}*, {plan.partitions} partitions")
-    admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    admin = KafkaAdminClient(**settings.kafka_python_config())
     try:
         ensure_topics(admin, contract_topics(settings), settings.topic_replication)
     finally:

@@ -82,7 +82,7 @@ def _kafka_producer(settings: Settings):
 
     try:
         return KafkaProducer(
-            bootstrap_servers=settings.bootstrap_servers,
+            **settings.kafka_python_config(),
             client_id="sitaware-simulator",
             acks="all",
             linger_ms=20,

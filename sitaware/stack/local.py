@@ -76,7 +76,7 @@ class LocalStack:
         from topics.specs import contract_topics
 
         service = self.service_settings()
-        admin = KafkaAdminClient(bootstrap_servers=service.bootstrap_servers)
+        admin = KafkaAdminClient(**service.kafka_python_config())
         try:
             return ensure_topics(admin, contract_topics(service), service.topic_replication)
         finally:

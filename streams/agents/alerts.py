@@ -121,7 +121,7 @@ def _ensure_topic(settings, spec) -> None:
 
     from topics.admin import ensure_topics
 
-    admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    admin = KafkaAdminClient(**settings.kafka_python_config())
     try:
         ensure_topics(admin, [spec], settings.topic_replication)
     finally:

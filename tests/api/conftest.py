@@ -112,7 +112,7 @@ def api(api_settings, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def producer(api_settings):
-    p = KafkaProducer(bootstrap_servers=api_settings.bootstrap_servers, acks="all", linger_ms=0)
+    p = KafkaProducer(**api_settings.kafka_python_config(), acks="all", linger_ms=0)
     yield p
     p.close()
 

@@ -93,7 +93,7 @@ class Feed:
 
     def __init__(self, settings):
         self.settings = settings
-        self.producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all", linger_ms=5)
+        self.producer = KafkaProducer(**settings.kafka_python_config(), acks="all", linger_ms=5)
 
     def send(self, topic: str, key: str | None, value: bytes | dict | None):
         """Send one record (None: a tombstone); returns the send's future (RecordMetadata)."""
@@ -105,7 +105,7 @@ class Feed:
 
     def read_all(self, topic: str) -> list:
         """Every record currently on the topic (all partitions), in partition/offset order."""
-        consumer = KafkaConsumer(bootstrap_servers=self.settings.bootstrap_servers,
+        consumer = KafkaConsumer(**self.settings.kafka_python_config(),
                                  enable_auto_commit=False, consumer_timeout_ms=2000)
         name = self.settings.topic(topic)
         parts = [TopicPartition(name, p) for p in consumer.partitions_for_topic(name) or []]
