@@ -39,7 +39,7 @@ from topics.pii import pseudonym
 from topics.records import Situation
 from topics.specs import TopicSpec
 
-__all__ = ["Pipeline", "create_pipeline"]
+__all__ = ["Pipeline", "create_pipeline", "row_message"]
 
 
 @dataclass
@@ -63,7 +63,7 @@ class Pipeline:
         self.unit_signals = self.internal_topic("unit-signals")
         self.presence = self.internal_topic("unit-presence")
         self.sectors = self.internal_topic("sectors")
-        self.clickhouse_rows = self.internal_topic("clickhouse-rows")
+        self.clickhouse_rows = self.internal_topic(specs.CLICKHOUSE_ROWS)
         self.passes_by_plate = self.internal_topic("passes-by-plate")
         self.suspects = self.internal_topic("suspects")
         self.alert_candidates = self.internal_topic("alert-candidates")
@@ -165,15 +165,16 @@ class Pipeline:
 
     def internal_topic(self, name: str) -> faust.TopicT:
         full_name = f"{self.app.conf.id}-{name}"
+        retention_ms = specs.internal_retention_ms(self.settings, name)
         self.internal_specs = [*getattr(self, "internal_specs", []), TopicSpec(
             full_name, "internal", self.settings.topic_partitions,
-            {"cleanup.policy": "delete", "retention.ms": str(7 * 24 * 3_600_000)},
+            {"cleanup.policy": "delete", "retention.ms": str(retention_ms)},
         )]
         return self.app.topic(
             f"{self.app.conf.id}-{name}",
             partitions=self.settings.topic_partitions,
             internal=True,
-            retention=timedelta(days=7),
+            retention=timedelta(milliseconds=retention_ms),
         )
 
     def declare_topics(self) -> list[str]:
@@ -235,10 +236,17 @@ class Pipeline:
             await self.row("situations", situation_row(situation, self.pii_key))
 
     async def row(self, table: str, row: dict) -> None:
-        from sinks.clickhouse.tables import TABLES
+        key, value = row_message(table, row)
+        await self.clickhouse_rows.send(key=key, value=value)
 
-        key = "|".join(str(v) for v in TABLES[table].identity(row)).encode()
-        await self.clickhouse_rows.send(key=key, value=orjson.dumps({"table": table, "row": row}))
+
+def row_message(table: str, row: dict) -> tuple[bytes, bytes]:
+    """A ClickHouse row as a record of `<app>-clickhouse-rows`: keyed by the row's identity,
+    so every version of one row is in one partition, in order (`sitaware rebuild` relies on it)."""
+    from sinks.clickhouse.tables import TABLES
+
+    key = "|".join(str(v) for v in TABLES[table].identity(row)).encode()
+    return key, orjson.dumps({"table": table, "row": row})
 
 
 # Situations about a vehicle: their subject is the clear plate (command centers act on it);
@@ -269,7 +277,7 @@ def create_pipeline(
     store: str = "rocksdb://",
     web_enabled: bool = True,
 ) -> Pipeline:
-    app_id = settings.app_id or f"{settings.topic_prefix}sitaware"
+    app_id = specs.app_id(settings)
     datadir = datadir or settings.stack_dir / "worker" / app_id
     datadir.mkdir(parents=True, exist_ok=True)
     app = faust.App(

@@ -25,6 +25,10 @@ __all__ = [
     "ALERTS_PREFIX",
     "contract_topics",
     "alerts_topic",
+    "CLICKHOUSE_ROWS",
+    "app_id",
+    "internal_topic_name",
+    "internal_retention_ms",
 ]
 
 ALARMS = "alarms"
@@ -37,8 +41,11 @@ SITUATIONS = "situations"
 DEAD_LETTERS = "dead-letters"
 LATE_EVENTS = "late-events"
 ALERTS_PREFIX = "alerts."
+# The worker's internal topic of rows bound for ClickHouse (`<app>-clickhouse-rows`).
+CLICKHOUSE_ROWS = "clickhouse-rows"
 
 _HOUR_MS = 3_600_000
+_INTERNAL_RETENTION_MS = 7 * 24 * _HOUR_MS
 
 
 @dataclass(frozen=True)
@@ -100,3 +107,21 @@ def contract_topics(settings: Settings) -> list[TopicSpec]:
 
 def alerts_topic(settings: Settings, subscription_id: str) -> TopicSpec:
     return _feed(settings, ALERTS_PREFIX + subscription_id, "event_id", hours=30 * 24)
+
+
+def app_id(settings: Settings) -> str:
+    """The Faust app id: the consumer group, and the prefix of the app's internal topics."""
+    return settings.app_id or f"{settings.topic_prefix}sitaware"
+
+
+def internal_topic_name(settings: Settings, name: str) -> str:
+    return f"{app_id(settings)}-{name}"
+
+
+def internal_retention_ms(settings: Settings, name: str) -> int:
+    """Internal topics keep a week. The rows bound for ClickHouse are kept at least as long
+    as the input feeds: `sitaware rebuild` recomputes the tables from them, so its window
+    is never shorter than a replay's."""
+    if name == CLICKHOUSE_ROWS:
+        return max(_INTERNAL_RETENTION_MS, settings.feed_retention_hours * _HOUR_MS)
+    return _INTERNAL_RETENTION_MS
