@@ -15,6 +15,8 @@ def _stack(args: argparse.Namespace, settings: Settings) -> int:
     from sitaware.stack.local import LocalStack
 
     log = lambda message: print(message, file=sys.stderr)  # noqa: E731 - stdout is for `env`
+    if args.secure:
+        settings = settings.model_copy(update={"stack_secure": True})
     stack = LocalStack(settings, log=log)
     if args.action == "up":
         stack.up()
@@ -78,6 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     stack = commands.add_parser("stack", help="local real Kafka and ClickHouse on loopback")
     stack.add_argument("action", choices=["up", "down", "status", "env"])
+    stack.add_argument("--secure", action="store_true",
+                       help="a new stack with SASL_SSL/SCRAM Kafka (a stack folder keeps its mode)")
     stack.set_defaults(run=_stack)
 
     topics = commands.add_parser("topics", help="create the contract's topics on the broker")

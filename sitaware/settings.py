@@ -50,6 +50,7 @@ class Settings(BaseSettings):
     kafka_sasl_password_file: Path | None = None
     clickhouse_password_file: Path | None = None
     clickhouse_reader_password_file: Path | None = None
+    pii_key_file: Path | None = None
 
     # --- topics -------------------------------------------------------------------
     # Prefix for every topic name; empty in production. Tests use it to isolate runs.
@@ -102,6 +103,9 @@ class Settings(BaseSettings):
     stack_kafka_controller_port: int = Field(19093, ge=1, le=65535)
     stack_clickhouse_port: int = Field(19000, ge=1, le=65535)
     stack_clickhouse_http_port: int = Field(18123, ge=1, le=65535)
+    # Secure mode (`stack up --secure`) for a new stack folder: SASL_SSL-only broker. A
+    # folder keeps the mode it was created with.
+    stack_secure: bool = False
     stack_java: str = "java"
     stack_maven: str = "mvn"
     # A Maven repository (mirror) to fetch the Kafka jars from instead of Maven Central.
@@ -239,7 +243,7 @@ class Settings(BaseSettings):
 
 
 # Secrets that may be given as `<name>_file` instead.
-SECRET_FILES = ("kafka_sasl_password", "clickhouse_password", "clickhouse_reader_password")
+SECRET_FILES = ("kafka_sasl_password", "clickhouse_password", "clickhouse_reader_password", "pii_key")
 
 
 def _servers(bootstrap: str) -> list[str]:

@@ -10,6 +10,7 @@ from pathlib import Path
 from sitaware.errors import StackError
 from sitaware.settings import DEPLOY_DIR, Settings
 from sitaware.stack.process import ServiceProcess, require_free_port
+from sitaware.stack.secure_kafka import BrokerSecurity
 
 __all__ = ["KafkaBroker", "kafka_version"]
 
@@ -32,6 +33,40 @@ class KafkaBroker:
         self.log_dir = self.workdir / "data"
         self.process = ServiceProcess("kafka", self.workdir)
         self.libs = settings.cache_dir / f"kafka-{kafka_version()}" / "libs"
+        self.security_protocol = self._security_protocol()
+        self.security = (
+            BrokerSecurity(settings.stack_dir, settings.stack_java) if self.security_protocol == "SASL_SSL" else None
+        )
+
+    # --- mode -------------------------------------------------------------------------
+    @property
+    def _mode_file(self) -> Path:
+        return self.workdir / "security-protocol"
+
+    def _security_protocol(self) -> str:
+        """The stack folder's mode, fixed when its broker storage is formatted: SCRAM users
+        exist only in a metadata log formatted with them."""
+        if self._mode_file.exists():
+            recorded = self._mode_file.read_text().strip()
+        elif (self.log_dir / "meta.properties").exists():
+            recorded = "PLAINTEXT"  # formatted before modes were recorded
+        else:
+            return "SASL_SSL" if self.settings.stack_secure else "PLAINTEXT"
+        if self.settings.stack_secure and recorded != "SASL_SSL":
+            raise StackError(
+                f"the stack in {self.settings.stack_dir} was created without --secure; a secure stack "
+                "needs a stack folder of its own: set SITAWARE_STACK_DIR (and free ports with "
+                "SITAWARE_STACK_KAFKA_PORT, SITAWARE_STACK_KAFKA_CONTROLLER_PORT, "
+                "SITAWARE_STACK_CLICKHOUSE_PORT, SITAWARE_STACK_CLICKHOUSE_HTTP_PORT if this one runs)"
+            )
+        return recorded
+
+    def client_settings(self) -> Settings:
+        """Settings for clients of this broker: its address and, in secure mode, the login."""
+        update = {"kafka_bootstrap": f"127.0.0.1:{self.settings.stack_kafka_port}"}
+        if self.security is not None:
+            update |= self.security.client_settings()
+        return self.settings.model_copy(update=update)
 
     # --- install --------------------------------------------------------------------
     def ensure_jars(self) -> bool:
@@ -99,20 +134,22 @@ class KafkaBroker:
 
     def _write_config(self) -> Path:
         config = self.workdir / "server.properties"
-        config.write_text(
-            SERVER_TEMPLATE.read_text().format(
-                port=self.settings.stack_kafka_port,
-                controller_port=self.settings.stack_kafka_controller_port,
-                log_dir=self.log_dir,
-            )
-        )
+        ports = {"port": self.settings.stack_kafka_port, "controller_port": self.settings.stack_kafka_controller_port}
+        text = SERVER_TEMPLATE.read_text().format(log_dir=self.log_dir, **ports)
+        if self.security is not None:
+            text = _override_properties(text, self.security.server_properties(**ports))
+            config.touch(mode=0o600)
+            config.chmod(0o600)  # holds the keystore and inter-broker passwords
+        config.write_text(text)
         return config
 
     def _format_storage_once(self, config: Path) -> None:
         if (self.log_dir / "meta.properties").exists():
             return
         cluster_id = self._run_tool("kafka.tools.StorageTool", "random-uuid").split()[-1]
-        self._run_tool("kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config))
+        scram = self.security.scram_arguments() if self.security is not None else []
+        self._run_tool("kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config), *scram)
+        self._mode_file.write_text(self.security_protocol + "\n")
 
     def _run_tool(self, main_class: str, *args: str) -> str:
         proc = subprocess.run(self._java(main_class, *args), capture_output=True, text=True)
@@ -130,6 +167,8 @@ class KafkaBroker:
             "SITAWARE_STACK_KAFKA_CONTROLLER_PORT",
         )
         self.workdir.mkdir(parents=True, exist_ok=True)
+        if self.security is not None:
+            self.security.ensure_material()
         config = self._write_config()
         self._format_storage_once(config)
         self.process.start(self._java("kafka.Kafka", str(config), heap=True))
@@ -146,10 +185,7 @@ class KafkaBroker:
         from kafka.errors import KafkaError
 
         try:
-            admin = KafkaAdminClient(
-                bootstrap_servers=f"127.0.0.1:{self.settings.stack_kafka_port}",
-                request_timeout_ms=3000,
-            )
+            admin = KafkaAdminClient(**self.client_settings().kafka_python_config(), request_timeout_ms=3000)
         except (KafkaError, OSError, ValueError):
             return False
         try:
@@ -161,6 +197,17 @@ class KafkaBroker:
 
     def stop(self) -> bool:
         return self.process.stop(timeout=60)
+
+
+def _override_properties(base: str, overrides: str) -> str:
+    """`base` with every key that `overrides` sets replaced (in place) or appended."""
+    def key(line: str) -> str | None:
+        line = line.strip()
+        return None if not line or line.startswith("#") else line.split("=", 1)[0].strip()
+
+    replacing = {key(line): line for line in overrides.splitlines() if key(line)}
+    lines = [replacing.pop(key(line)) if key(line) in replacing else line for line in base.splitlines()]
+    return "\n".join([*lines, *replacing.values()]) + "\n"
 
 
 def _maven_error(output: str) -> str:

@@ -10,7 +10,7 @@ from pydantic import SecretStr
 from sitaware.settings import Settings
 from sitaware.stack.clickhouse import ClickHouseServer
 from sitaware.stack.kafka import KafkaBroker
-from sitaware.stack.secrets import StackSecrets, load_or_create_secrets
+from sitaware.stack.secrets import StackSecrets, load_or_create_secrets, private_file
 
 __all__ = ["LocalStack", "PartStatus"]
 
@@ -35,20 +35,35 @@ class LocalStack:
         self.kafka = KafkaBroker(settings)
         self.clickhouse = ClickHouseServer(settings, self.secrets)
 
+    @property
+    def secure(self) -> bool:
+        return self.kafka.security is not None
+
     def service_settings(self) -> Settings:
         """Settings for clients of this stack (what `stack env` exports)."""
-        s = self.settings
+        s = self.kafka.client_settings()
         return s.model_copy(
             update={
-                "kafka_bootstrap": f"127.0.0.1:{s.stack_kafka_port}",
                 "clickhouse_host": "127.0.0.1",
                 "clickhouse_port": s.stack_clickhouse_port,
                 "clickhouse_user": "sitaware_writer",
                 "clickhouse_password": SecretStr(self.secrets.clickhouse_writer_password),
                 "clickhouse_reader_password": SecretStr(self.secrets.clickhouse_reader_password),
                 "pii_key": s.pii_key or SecretStr(self.secrets.pii_key),
+                **(self._secret_files(s) if self.secure else {}),
             }
         )
+
+    def _secret_files(self, s: Settings) -> dict:
+        """In secure mode every secret is also a 0600 file, and clients are given the files."""
+        folder = s.stack_dir / "secrets"
+        return {
+            "clickhouse_password_file": private_file(folder / "clickhouse-writer.password",
+                                                     self.secrets.clickhouse_writer_password),
+            "clickhouse_reader_password_file": private_file(folder / "clickhouse-reader.password",
+                                                            self.secrets.clickhouse_reader_password),
+            **({} if s.pii_key else {"pii_key_file": private_file(folder / "pii.key", self.secrets.pii_key)}),
+        }
 
     def up(self) -> None:
         started = time.monotonic()
@@ -56,6 +71,8 @@ class LocalStack:
             self.log(f"kafka: jars gathered into {self.kafka.libs}")
         if self.clickhouse.ensure_installed():
             self.log("clickhouse: installed Debian's clickhouse-server")
+        if self.secure and self.kafka.security.ensure_material():
+            self.log(f"kafka: secure mode: made a local CA and the broker certificate in {self.kafka.security.tls_dir}")
         # Start both before waiting on either: they boot in parallel.
         self.kafka.start()
         self.clickhouse.start()
@@ -102,7 +119,7 @@ class LocalStack:
                 "kafka",
                 self.kafka.process.pid() is not None,
                 self.kafka.healthy(),
-                f"127.0.0.1:{s.stack_kafka_port}",
+                f"127.0.0.1:{s.stack_kafka_port} ({self.kafka.security_protocol})",
             ),
             PartStatus(
                 "clickhouse",
@@ -114,6 +131,8 @@ class LocalStack:
 
     def env_lines(self) -> list[str]:
         service = self.service_settings()
+        if self.secure:
+            return _secure_env_lines(service)
         values = {
             "KAFKA_BOOTSTRAP": service.kafka_bootstrap,
             "CLICKHOUSE_HOST": service.clickhouse_host,
@@ -125,6 +144,27 @@ class LocalStack:
             "PII_KEY": service.pii_key.get_secret_value(),
         }
         return [f"export SITAWARE_{k}={_shell_quote(str(v))}" for k, v in values.items()]
+
+
+def _secure_env_lines(service: Settings) -> list[str]:
+    """Secrets as the paths of their files, so they stay out of shells and process lists."""
+    values = {
+        "KAFKA_BOOTSTRAP": service.kafka_bootstrap,
+        "KAFKA_SECURITY_PROTOCOL": service.kafka_security_protocol,
+        "KAFKA_SASL_MECHANISM": service.kafka_sasl_mechanism,
+        "KAFKA_SASL_USERNAME": service.kafka_sasl_username,
+        "KAFKA_SASL_PASSWORD_FILE": service.kafka_sasl_password_file,
+        "KAFKA_SSL_CAFILE": service.kafka_ssl_cafile,
+        "CLICKHOUSE_HOST": service.clickhouse_host,
+        "CLICKHOUSE_PORT": service.clickhouse_port,
+        "CLICKHOUSE_DATABASE": service.clickhouse_database,
+        "CLICKHOUSE_USER": service.clickhouse_user,
+        "CLICKHOUSE_PASSWORD_FILE": service.clickhouse_password_file,
+        "CLICKHOUSE_READER_PASSWORD_FILE": service.clickhouse_reader_password_file,
+    }
+    if service.pii_key_file:
+        values["PII_KEY_FILE"] = service.pii_key_file
+    return [f"export SITAWARE_{k}={_shell_quote(str(v))}" for k, v in values.items()]
 
 
 def _shell_quote(value: str) -> str:
