@@ -157,15 +157,18 @@ class KafkaBroker:
             raise StackError(f"{main_class} {args[0]} failed: {proc.stderr.strip()[-500:]}")
         return proc.stdout.strip()
 
-    def start(self) -> None:
-        if self.process.pid() is not None:
-            return
+    def require_free_ports(self) -> None:
         require_free_port(self.settings.stack_kafka_port, "the Kafka broker", "SITAWARE_STACK_KAFKA_PORT")
         require_free_port(
             self.settings.stack_kafka_controller_port,
             "the Kafka controller",
             "SITAWARE_STACK_KAFKA_CONTROLLER_PORT",
         )
+
+    def start(self) -> None:
+        if self.process.pid() is not None:
+            return
+        self.require_free_ports()
         self.workdir.mkdir(parents=True, exist_ok=True)
         if self.security is not None:
             self.security.ensure_material()

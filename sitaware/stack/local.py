@@ -71,11 +71,15 @@ class LocalStack:
             self.log(f"kafka: jars gathered into {self.kafka.libs}")
         if self.clickhouse.ensure_installed():
             self.log("clickhouse: installed Debian's clickhouse-server")
+        # Start both before waiting on either: they boot in parallel. ClickHouse goes first
+        # so that it boots while a secure broker's certificates are made, once the broker's
+        # ports are known to be free (a taken port is reported before anything starts).
+        if self.kafka.process.pid() is None:
+            self.kafka.require_free_ports()
+        self.clickhouse.start()
         if self.secure and self.kafka.security.ensure_material():
             self.log(f"kafka: secure mode: made a local CA and the broker certificate in {self.kafka.security.tls_dir}")
-        # Start both before waiting on either: they boot in parallel.
         self.kafka.start()
-        self.clickhouse.start()
         self.kafka.wait_healthy()
         self.clickhouse.wait_healthy()
         created = self.create_topics()

@@ -3,7 +3,7 @@ and SCRAM users, so clients connect with SASL_SSL (TLS + SCRAM login) only.
 
 Everything is generated once under the stack folder with Java's `keytool` (the broker
 needs Java anyway): `<stack_dir>/kafka/tls/` holds the CA certificate clients trust and
-the broker's keystores; `<stack_dir>/secrets/` holds one 0600 file per password.
+the broker's keystore; `<stack_dir>/secrets/` holds one 0600 file per password.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ MECHANISM = "SCRAM-SHA-512"  # what `stack env` exports; SCRAM-SHA-256 works as 
 MECHANISMS = ("SCRAM-SHA-512", "SCRAM-SHA-256")
 OVERRIDES = DEPLOY_DIR / "kafka" / "server-secure.properties.template"
 VALIDITY_DAYS = "3650"
-# Eight short keytool runs: a JVM tuned for start-up, not throughput, takes a third of the time.
+# Seven short keytool runs: a JVM tuned for start-up, not throughput, takes a third of the time.
 QUICK_JVM = ("-J-XX:TieredStopAtLevel=1", "-J-XX:+UseSerialGC")
 
 
@@ -48,10 +48,6 @@ class BrokerSecurity:
         return self.tls_dir / "broker.p12"
 
     @property
-    def truststore(self) -> Path:
-        return self.tls_dir / "truststore.p12"
-
-    @property
     def client_password_file(self) -> Path:
         return self.secrets_dir / "kafka-sitaware.password"
 
@@ -63,7 +59,7 @@ class BrokerSecurity:
         """Generate the CA, the broker certificate and the passwords; True if it made them."""
         self._password("kafka-sitaware.password")
         self._password("kafka-broker.password")
-        if self.keystore.exists() and self.truststore.exists() and self.ca_file.exists():
+        if self.keystore.exists() and self.ca_file.exists():
             return False
         keytool = self._keytool()
         work = self.tls_dir / "new"
@@ -75,8 +71,6 @@ class BrokerSecurity:
         ca = ["-keystore", str(work / "ca.p12"), "-storetype", "PKCS12", "-storepass:env", "SITAWARE_CA_PASSWORD"]
         broker = ["-keystore", str(work / "broker.p12"), "-storetype", "PKCS12",
                   "-storepass:env", "SITAWARE_KEYSTORE_PASSWORD"]
-        trust = ["-keystore", str(work / "truststore.p12"), "-storetype", "PKCS12",
-                 "-storepass:env", "SITAWARE_KEYSTORE_PASSWORD"]
         key = ["-keyalg", "EC", "-groupname", "secp256r1", "-validity", VALIDITY_DAYS]
         steps = [
             ["-genkeypair", *ca, "-alias", "ca", *key, "-dname", "CN=sitaware local CA",
@@ -91,14 +85,13 @@ class BrokerSecurity:
              "-ext", "KU=digitalSignature,keyEncipherment", "-ext", "EKU=serverAuth,clientAuth"],
             ["-importcert", *broker, "-alias", "ca", "-file", str(work / "ca.pem"), "-noprompt"],
             ["-importcert", *broker, "-alias", "broker", "-file", str(work / "broker.pem"), "-noprompt"],
-            ["-importcert", *trust, "-alias", "ca", "-file", str(work / "ca.pem"), "-noprompt"],
         ]
         for args in steps:
             proc = subprocess.run([keytool, *QUICK_JVM, *args], capture_output=True, text=True, env=env)
             if proc.returncode != 0:
                 raise StackError(f"keytool {args[0]} failed: {(proc.stderr or proc.stdout).strip()[-400:]}")
         # The CA's private key is not kept: it signed the one broker certificate it exists for.
-        for name in ("broker.p12", "truststore.p12", "ca.pem"):
+        for name in ("broker.p12", "ca.pem"):
             (work / name).chmod(0o600 if name.endswith(".p12") else 0o644)
             (work / name).replace(self.tls_dir / name)
         shutil.rmtree(work)
@@ -123,7 +116,7 @@ class BrokerSecurity:
             broker_user=BROKER_USER,
             broker_password=self._password("kafka-broker.password"),
             keystore=self.keystore,
-            truststore=self.truststore,
+            ca_file=self.ca_file,
             keystore_password=self._password("kafka-keystore.password"),
         )
 
