@@ -88,6 +88,10 @@ class Settings(BaseSettings):
     # The worker's HTTP server (/health, /metrics). 0.0.0.0 in containers.
     worker_web_bind: str = "127.0.0.1"
     worker_web_port: int = Field(6066, ge=1, le=65535)
+    # A worker silent (no heartbeat) this long leaves the consumer group and its partitions
+    # move to the others. Shorter: faster takeover after a crash; too short: needless
+    # rebalances under load. The broker refuses less than its group.min.session.timeout.ms (6 s).
+    worker_session_timeout_s: float = Field(60.0, ge=6.0, le=300.0)
 
     # --- API ----------------------------------------------------------------------
     # `sitaware api`: the command-center HTTP API and map page. 0.0.0.0 in containers.

@@ -297,6 +297,8 @@ def create_pipeline(
         web_host=settings.worker_web_bind,
         web_tables_enabled=False,  # the built-in /table view would expose state
         broker_commit_interval=1.0,
+        broker_session_timeout=settings.worker_session_timeout_s,
+        broker_heartbeat_interval=min(3.0, settings.worker_session_timeout_s / 4),
         topic_allow_declare=True,
         autodiscover=False,
     )

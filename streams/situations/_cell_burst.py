@@ -158,6 +158,7 @@ def _prune(state: CellBurst, params: CellBurstParams) -> CellBurst:
     horizon = state.watermark - params.lateness - params.window
     return state.model_copy(update={
         "alarms": tuple(a for a in state.alarms if a.ts > horizon),
-        "emitted": tuple(e for e in state.emitted if e.situation.event_time > horizon),
+        # Past the horizon a hotspot no longer blocks a window; it stays as a re-send cache.
+        "emitted": tuple(e for e in state.emitted if e.situation.event_time > horizon or e.kept_at(state.watermark)),
     })
 

@@ -36,6 +36,12 @@ __all__ = [
 
 LATENESS = timedelta(minutes=10)  # contract §1: default allowed lateness
 
+# How long (in stream time) a re-send cache keeps what it sent. A cause is re-delivered when
+# a worker dies before committing it: a window of seconds of wall time, but while a backlog
+# is drained those seconds can span many minutes of stream time — longer than the lateness.
+# Two hours of stream time is minutes of wall time at any replay speed seen here.
+RESEND_RETENTION = timedelta(hours=2)
+
 
 class StateModel(BaseModel):
     """Base of every state object: immutable, stored in a Faust table as JSON."""
@@ -48,6 +54,9 @@ class Emitted(StateModel):
 
     cause: str
     at: Instant  # the state's watermark when it was sent: the cache is pruned by it
+
+    def kept_at(self, watermark: datetime) -> bool:
+        return self.at >= watermark - RESEND_RETENTION
     situation: Situation
 
 

@@ -19,7 +19,7 @@ is late (contract §1) and ignored. Passes with ts < watermark - lateness - max_
 dropped: no on-time pass can pair with them, so ignoring late passes (rather than only
 those beyond the prune horizon) keeps every result independent of arrival timing.
 Re-delivery: a pass_id already held changes nothing and re-sends what its first
-application emitted (cause "pass:<pass_id>", kept until watermark - lateness).
+application emitted (cause "pass:<pass_id>", kept for `RESEND_RETENTION` of stream time).
 """
 
 from __future__ import annotations
@@ -142,7 +142,7 @@ def _advance(
     return state.model_copy(update={
         "watermark": watermark,
         "passes": tuple(p for p in state.passes if p.ts >= horizon),
-        "emitted": tuple(e for e in state.emitted if e.at >= watermark - params.lateness),
+        "emitted": tuple(e for e in state.emitted if e.kept_at(watermark)),
     })
 
 

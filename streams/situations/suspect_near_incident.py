@@ -179,7 +179,7 @@ def _advance(
         "watermark": wm,
         "alarms": tuple(a for a in state.alarms if a.ts >= horizon),
         "passes": tuple(p for p in state.passes if p.ts >= horizon),
-        "emitted": tuple(e for e in state.emitted if e.at >= wm - params.lateness),
+        "emitted": tuple(e for e in state.emitted if e.kept_at(wm)),
     })
 
 

@@ -10,7 +10,7 @@ is more than `lateness` behind it is late and not recorded. Retention, relative 
 pings with ts >= watermark - `pings` [lateness 10 min + 2 min: what an on-time `arrived`
 report needs to find its latest ping] and always the latest ping (silence is measured
 from it); assignments with `since` >= watermark - `assignments` [12 h]; cached situations
-for `lateness`. So the state is bounded by the unit's ping rate, whatever the history.
+for `RESEND_RETENTION` [2 h] (_common). So the state is bounded by the unit's ping rate, whatever the history.
 """
 
 from __future__ import annotations
@@ -124,7 +124,7 @@ def advance(track: UnitTrack, stream_time: datetime | None, retention: TrackRete
         "watermark": wm,
         "pings": tuple(keep),
         "assignments": tuple(a for a in track.assignments if a.since >= wm - retention.assignments),
-        "emitted": tuple(e for e in track.emitted if e.at >= wm - retention.lateness),
+        "emitted": tuple(e for e in track.emitted if e.kept_at(wm)),
     })
 
 

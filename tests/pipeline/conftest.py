@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -72,6 +73,20 @@ class Worker:
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
+
+    def stream_time(self):
+        """The worker's stream time (/health), or None before it has one."""
+        from datetime import datetime
+
+        value = (self.health() or {}).get("stream_time")
+        return datetime.fromisoformat(value) if value else None
+
+    def pause(self) -> None:
+        """SIGSTOP: the process, its heartbeats included, freezes where it is."""
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        self.proc.send_signal(signal.SIGCONT)
 
     def kill(self) -> None:
         """kill -9: no shutdown, no final commit."""

@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 
 from streams.situations import alarm_hotspot
-from streams.situations._common import alarm_cell, event_id
+from streams.situations._common import RESEND_RETENTION, alarm_cell, event_id
 from streams.situations.alarm_hotspot import AlarmHotspotParams, CellBurst, apply_alarm, prune
 
 P = AlarmHotspotParams()
@@ -104,12 +104,20 @@ def test_late_alarm_is_ignored_and_an_on_time_one_is_not(feed, alarm, t):
 
 
 def test_state_is_pruned_to_window_plus_lateness(feed, alarm, t):
-    state, _ = feed([alarm(f"A{i}", i) for i in range(0, 120, 2)])
+    alarms = [alarm(f"A{i}", i) for i in range(0, 120, 2)]
+    state, out = feed(alarms)
     # watermark t118: keep ts > t118 - 10 - 15 = t93
     assert min(a.ts for a in state.alarms) == t(94)
-    assert all(e.situation.event_time > t(93) for e in state.emitted)
-    assert prune(state, t(118 + 25), P) is None
     assert prune(state, t(118 + 25, ms=-1), P).alarms == state.alarms[-1:]
+    # No alarm is left, but what was sent stays as the re-send cache for RESEND_RETENTION:
+    # a worker that dies while draining a backlog re-delivers causes many minutes of stream
+    # time old, and they must re-send their hotspots.
+    quiet = prune(state, t(118 + 25), P)
+    assert quiet.alarms == () and quiet.emitted
+    cause = next(a for a in alarms if any(e.cause == a.alarm_id for e in quiet.emitted))
+    again, resent = feed([cause], quiet)
+    assert again == quiet and resent and all(s in out for s in resent)
+    assert prune(state, t(118) + RESEND_RETENTION + timedelta(minutes=1), P) is None
 
 
 def test_state_round_trips_through_json(feed, alarm):

@@ -185,8 +185,8 @@ def test_pruning_bounds_the_state_over_a_day(trail, seen, t, site, north_of):
     for p in passes:
         state, found = trail([p], state=state)
         out += found
-        # Held: 2 h + 10 min of passes; cached: 10 min of situations.
-        assert len(state.passes) <= 131 and len(state.emitted) <= 11
+        # Held: 2 h + 10 min of passes; cached: RESEND_RETENTION (2 h) of situations.
+        assert len(state.passes) <= 131 and len(state.emitted) <= 121
     assert len(out) == len({s.event_id for s in out}) == 1439
     assert state.passes[0].ts == t(1439) - timedelta(hours=2, minutes=10)
 

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from streams.situations import suspect_near_incident
-from streams.situations._common import event_id
+from streams.situations._common import RESEND_RETENTION, event_id
 from streams.situations.suspect_near_incident import (
     SuspectNearIncidentParams,
     SuspectSector,
@@ -187,7 +187,7 @@ def test_pruning_bounds_the_state(join, alarm, watched, t):
     assert min(a.ts for a in state.alarms) >= t(596) - HOLD
     assert min(p.ts for p in state.passes) >= t(596) - HOLD
     assert len(state.alarms) <= 9 and len(state.passes) <= 9
-    assert all(e.at >= t(596) - P.lateness for e in state.emitted)
+    assert all(e.at >= t(596) - RESEND_RETENTION for e in state.emitted)
 
 
 def test_the_pruning_horizon_is_window_plus_lateness(join, alarm, t):

@@ -1,9 +1,8 @@
 from __future__ import annotations
 
-from datetime import timedelta
 
 from streams.situations import unit_offline
-from streams.situations._common import event_id
+from streams.situations._common import RESEND_RETENTION, event_id
 from streams.situations.unit_offline import UnitOfflineParams, check_offline
 from streams.situations.unit_track import UnitTrack
 
@@ -73,7 +72,7 @@ def test_the_track_stays_small_over_a_long_shift(unit_feed, ping, alarm, alarm_s
             feed.alarm(dispatch, alarm_site(f"A{i}", i / 6))
         feed.ping(ping("U1", ts, alarm_id=f"A{i - i % 360}"))
     assert len(feed.track.pings) <= 20 * 6 + 1  # the ping retention: lateness + 10 min
-    assert all(e.at >= feed.track.watermark - timedelta(minutes=10) for e in feed.track.emitted)
+    assert all(e.at >= feed.track.watermark - RESEND_RETENTION for e in feed.track.emitted)
     feed.tick(t(8 * 60 + 12 * 60))
     assert feed.track.assignments == () and len(feed.track.pings) == 1
 
