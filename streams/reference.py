@@ -80,7 +80,15 @@ class ReferenceData:
                 batches = await consumer.getmany(timeout_ms=500, max_records=5000)
                 for tp, records in batches.items():
                     for record in records:
-                        await self._apply(record)
+                        try:
+                            await self._apply(record)
+                        except Exception as exc:
+                            # Never let one record end the loop: following would start over
+                            # from the beginning and meet (and dead-letter) it again, forever.
+                            log.exception("reference record %s[%s]@%s failed", record.topic,
+                                          record.partition, record.offset)
+                            await self._reject(record, Rejection(
+                                "process", type(exc).__name__, "processing failed; see worker log"))
         finally:
             await consumer.stop()
 
@@ -103,7 +111,10 @@ class ReferenceData:
     async def _apply(self, record) -> None:
         self._read_to[(record.topic, record.partition)] = record.offset + 1
         table, model, key_field, normal = self._tables[record.topic]
-        key = normal(record.key.decode()) if record.key else None
+        try:
+            key = normal(record.key.decode()) if record.key else None
+        except UnicodeDecodeError:
+            return await self._reject(record, Rejection("validate", "InvalidKey", "record key is not UTF-8"))
         if key is None:
             return await self._reject(record, Rejection("validate", "MissingKey", "reference record has no key"))
         if record.value is None:  # tombstone: the entry is deleted

@@ -14,8 +14,10 @@ from typing import Annotated, Literal
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
+    StrictBool,
     StringConstraints,
     model_validator,
 )
@@ -45,11 +47,22 @@ __all__ = [
 ]
 
 
+def _rfc3339_only(value: object) -> object:
+    # Contract §1: an instant is an RFC 3339 string. A bare number would be read as epoch
+    # seconds or milliseconds by guesswork, so it is a wrong type (found by fuzzing).
+    if not isinstance(value, (str, datetime)):
+        raise ValueError("instant must be an RFC 3339 string")
+    return value
+
+
 def _require_utc(value: datetime) -> datetime:
     # RFC 3339 demands an explicit offset; a naive instant is ambiguous, so refuse it.
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError("instant needs an explicit offset (Z or +hh:mm)")
-    return value.astimezone(timezone.utc)
+    try:
+        return value.astimezone(timezone.utc)
+    except OverflowError:  # e.g. 0001-01-01T00:00+01:00 is before year 1 in UTC
+        raise ValueError("instant is out of range") from None
 
 
 def _finite(value: float) -> float:
@@ -60,9 +73,13 @@ def _finite(value: float) -> float:
 
 Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:\-]{1,64}$")]
 SubscriptionId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.\-]{1,64}$")]
-Instant = Annotated[datetime, AfterValidator(_require_utc)]
-Latitude = Annotated[float, Field(ge=-90, le=90), AfterValidator(_finite)]
-Longitude = Annotated[float, Field(ge=-180, le=180), AfterValidator(_finite)]
+Instant = Annotated[datetime, BeforeValidator(_rfc3339_only), AfterValidator(_require_utc)]
+# Numbers are strict: a JSON number only, never a numeric string or a boolean (lax mode
+# would read `true` as 1.0 and "31.2" as 31.2; the contract calls them wrong types).
+Latitude = Annotated[float, Field(ge=-90, le=90, strict=True), AfterValidator(_finite)]
+Longitude = Annotated[float, Field(ge=-180, le=180, strict=True), AfterValidator(_finite)]
+Speed = Annotated[float, Field(ge=0, le=300, strict=True), AfterValidator(_finite)]
+Heading = Annotated[float, Field(ge=0, le=360, strict=True), AfterValidator(_finite)]
 Text500 = Annotated[str, StringConstraints(max_length=500)]
 
 AlarmStatus = Literal["received", "dispatched", "arrived", "closed", "cancelled"]
@@ -133,8 +150,8 @@ class PatrolPing(_Record):
     lon: Longitude
     unit_type: UnitType
     status: UnitStatus
-    speed_kmh: Annotated[float, Field(ge=0, le=300), AfterValidator(_finite)] | None = None
-    heading_deg: Annotated[float, Field(ge=0, le=360), AfterValidator(_finite)] | None = None
+    speed_kmh: Speed | None = None
+    heading_deg: Heading | None = None
     alarm_id: Identifier | None = None
 
     @property
@@ -152,7 +169,7 @@ class CheckpointPass(_Record):
     plate_color: PlateColor
     vehicle_type: VehicleType | None = None
     direction: Annotated[str, StringConstraints(max_length=16)] | None = None
-    speed_kmh: Annotated[float, Field(ge=0, le=300), AfterValidator(_finite)] | None = None
+    speed_kmh: Speed | None = None
 
     @property
     def plate_key(self) -> str:
@@ -188,13 +205,13 @@ class Subscription(_Record):
     min_severity: Severity = "info"
     districts: list[Annotated[str, StringConstraints(max_length=64)]] = []
     bbox: tuple[Longitude, Latitude, Longitude, Latitude] | None = None
-    cooldown_s: Annotated[int, Field(ge=0, le=86_400)] = 300
+    cooldown_s: Annotated[int, Field(ge=0, le=86_400, strict=True)] = 300
     channel: Literal["kafka", "webhook"]
     webhook_url: Annotated[str, StringConstraints(max_length=2048)] | None = None
     webhook_secret: str | None = None
     # Not in contract §5 (proposed): a webhook answering 410 Gone disables its subscription;
     # the worker re-publishes it with enabled = false and the reason.
-    enabled: bool = True
+    enabled: StrictBool = True
     disabled_reason: Annotated[str, StringConstraints(max_length=200)] | None = None
 
     @model_validator(mode="after")

@@ -85,7 +85,9 @@ class TokenBook:
     def lookup(self, token: str | None) -> Principal | None:
         if not token:
             return None
-        digest = hashlib.sha256(token.encode("utf-8")).digest()
+        # aiohttp hands header bytes that are not UTF-8 over as surrogate escapes: hash the
+        # bytes as sent (no token matches them) instead of failing with a 500.
+        digest = hashlib.sha256(token.encode("utf-8", "surrogateescape")).digest()
         found = None
         for stored, principal in self._entries:  # no early exit: constant work per call
             if hmac.compare_digest(stored, digest):

@@ -62,7 +62,10 @@ def parse_instant(name: str, value: str | None) -> datetime | None:
         raise fail(400, f"{name} must be an RFC 3339 instant") from None
     if parsed.tzinfo is None:
         raise fail(400, f"{name} needs an explicit offset (Z or +hh:mm)")
-    return parsed.astimezone(timezone.utc)
+    try:
+        return parsed.astimezone(timezone.utc)
+    except OverflowError:  # e.g. 0001-01-01T00:00+01:00 is before year 1 in UTC
+        raise fail(400, f"{name} is out of range") from None
 
 
 def iso(value: datetime | None) -> str | None:

@@ -162,7 +162,10 @@ async def get_cells(request: web.Request) -> web.Response:
         raise fail(400, "minutes must be an integer") from None
     if not 1 <= minutes <= 1440:
         raise fail(400, "minutes must be between 1 and 1440")
-    since = until - timedelta(minutes=minutes)
+    try:
+        since = until - timedelta(minutes=minutes)
+    except OverflowError:
+        raise fail(400, "until is out of range") from None
     sql, params = cells_query(request.app[READER].settings.clickhouse_database,
                               scope=caller(request).districts, district=district,
                               since=since, until=until)

@@ -109,7 +109,7 @@ async def get_subscription(request: web.Request) -> web.Response:
 async def _body(request: web.Request) -> dict:
     try:
         body = json.loads(await request.read())
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser goes
         raise fail(400, "the body must be a JSON object") from None
     if not isinstance(body, dict):
         raise fail(400, "the body must be a JSON object")
