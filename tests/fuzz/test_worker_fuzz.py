@@ -90,6 +90,18 @@ def broken_records(draw) -> Bad:
     return Bad(topic, key, to_bytes(record), "reference", "unknown checkpoint", _pii(to_bytes(record)))
 
 
+# Found by fuzzing, sent in every example: a reference key that is not UTF-8 crashed the
+# reference follower (which then started over, forever); an instant beyond datetime's range
+# in UTC escaped decoding as OverflowError.
+REGRESSIONS = [
+    Bad("watchlist", b"\xffFZ", b'{"plate": "FZ", "level": 1, "reason": "r"}', "validate", "non-UTF-8 key"),
+    Bad("alarms", b"FZ", b'{"alarm_id": "FZ", "status": "closed", "ts": "0001-01-01T00:00:00+01:00"}',
+        "validate", "instant out of range"),
+    Bad("watchlist", b"FZ2", b'{"plate": "FZ2", "level": 1, "reason": "r", "expires_at": "9999-12-31T23:59:59-01:00"}',
+        "validate", "instant out of range"),
+]
+
+
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
@@ -172,7 +184,8 @@ def _origin(record) -> tuple[str, int, int]:
 def test_broken_records_are_dead_lettered_and_good_ones_processed(
         data, worker, fuzz_feed, fuzz_settings, clickhouse, good):
     feed, s = fuzz_feed, fuzz_settings
-    bad = data.draw(st.lists(broken_records(), min_size=10, max_size=25), label="broken records")
+    bad = [*data.draw(st.lists(broken_records(), min_size=10, max_size=25), label="broken records"),
+           *REGRESSIONS]
     fine = [good.alarm(), good.alarm(), good.ping(), good.ping(), good.checkpoint_pass(), good.checkpoint_pass()]
     mix = data.draw(st.permutations([*bad, *fine]), label="order")
 
