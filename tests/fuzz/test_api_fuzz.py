@@ -34,14 +34,19 @@ SITUATION_TYPES = ["alarm_hotspot", "watchlist_hit", "flow_anomaly", "coverage_g
 class Call:
     method: str
     target: bytes  # path and query, as on the request line
-    auth: str  # none | valid:<role> | query:<role> | junk
+    auth: str  # the Authorization header: none | valid:<role> | bearer (a wrong token) | other
+    query_token: bool  # a valid ?token= is in the query
     headers: list[tuple[bytes, bytes]]
     body: bytes | None
 
     @property
     def authenticated(self) -> bool:
-        return self.auth.startswith("valid:") or (self.auth.startswith("query:")
-                                                  and self.target.startswith(b"/api/stream"))
+        """As the API decides: a `Bearer <token>` header decides; without one, the stream
+        (only) takes ?token=."""
+        if self.auth != "none" and self.auth != "other":
+            return self.auth.startswith("valid:")
+        stream = self.target == b"/api/stream" or self.target.startswith(b"/api/stream?")
+        return stream and self.query_token
 
 
 texts = st.text(max_size=40)
@@ -68,17 +73,17 @@ def paths(draw) -> bytes:
 
 
 @st.composite
-def queries(draw, token_for) -> tuple[bytes, str]:
+def queries(draw, token_for) -> tuple[bytes, bool]:
     params = draw(st.lists(st.tuples(st.sampled_from(PARAMS), param_values), max_size=4))
-    auth = ""
-    if draw(st.booleans()) and token_for is not None:  # the stream also takes ?token=
-        role = draw(st.sampled_from(ROLES))
-        params.append(("token", token_for(role)))
-        auth = f"query:{role}"
+    valid = False
+    if draw(st.booleans()):  # the stream also takes ?token=
+        params = [(k, v) for k, v in params if k != "token"]
+        params.append(("token", token_for(draw(st.sampled_from(ROLES)))))
+        valid = True
     query = urlencode(params).encode()
     if draw(st.integers(0, 9)) == 0:
         query += b"&district=" + draw(raw_bytes).replace(b" ", b"").replace(b"#", b"")
-    return query, auth
+    return query, valid
 
 
 @st.composite
@@ -91,18 +96,18 @@ def authorizations(draw, token_for) -> tuple[str, bytes | None]:
         role = draw(st.sampled_from(ROLES))
         return f"valid:{role}", b"Bearer " + token_for(role).encode()
     if how == "junk_token":
-        return "junk", b"Bearer " + draw(st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E),
+        return "bearer", b"Bearer " + draw(st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E),
                                                  min_size=1, max_size=60)).encode()
     if how == "wrong_scheme":
-        return "junk", b"Token " + token_for(draw(st.sampled_from(ROLES))).encode()
+        return "other", b"Token " + token_for(draw(st.sampled_from(ROLES))).encode()
     if how == "empty":
-        return "junk", draw(st.sampled_from([b"Bearer", b"Bearer ", b"", b"bearer    "]))
+        return "other", draw(st.sampled_from([b"Bearer", b"Bearer ", b"", b"bearer    "]))
     if how == "token_plus":
-        return "junk", b"Bearer " + token_for(draw(st.sampled_from(ROLES))).encode() + b"x"
+        return "bearer", b"Bearer " + token_for(draw(st.sampled_from(ROLES))).encode() + b"x"
     if how == "raw_bytes":  # obs-text: bytes 0x80-0xFF are legal in a header value, not UTF-8
-        return "junk", b"Bearer " + draw(st.binary(min_size=1, max_size=20).map(
+        return "bearer", b"Bearer " + draw(st.binary(min_size=1, max_size=20).map(
             lambda b: bytes(0x80 | x for x in b)))
-    return "junk", b"Basic " + draw(st.binary(max_size=20)).hex().encode()
+    return "other", b"Basic " + draw(st.binary(max_size=20)).hex().encode()
 
 
 def _subscription_body(data: dict) -> dict:
@@ -127,16 +132,14 @@ bodies = st.one_of(
 def calls(draw, token_for) -> Call:
     method = draw(st.sampled_from(["GET", "GET", "PUT", "PUT", "DELETE", "POST", "HEAD", "OPTIONS", "PATCH"]))
     path = draw(paths())
-    query, query_auth = draw(queries(token_for))
+    query, query_token = draw(queries(token_for))
     auth, header = draw(authorizations(token_for))
-    if query_auth and auth == "none":
-        auth = query_auth
     headers = [(b"Authorization", header)] if header is not None else []
     body = draw(bodies) if method in ("PUT", "POST", "PATCH", "DELETE") or draw(st.booleans()) else None
     if body is not None and draw(st.booleans()):
         headers.append((b"Content-Type", draw(st.sampled_from([b"application/json", b"text/plain", b"\xff/\xfe"]))))
     target = path + (b"?" + query if query else b"")
-    return Call(method, target, auth, headers, body)
+    return Call(method, target, auth, query_token, headers, body)
 
 
 def send(port: int, call: Call) -> int:
@@ -187,9 +190,29 @@ def test_every_request_gets_an_answer_below_500(api, token_for, data):
     _check(api, data.draw(calls(token_for)))
 
 
+@st.composite
+def unauthenticated_calls(draw, token_for) -> Call:
+    """Calls to /api/ that a wrong, missing or misplaced token must not get through."""
+    method = draw(st.sampled_from(["GET", "GET", "PUT", "DELETE"]))
+    path = draw(paths().filter(lambda p: p.startswith(b"/api/") and p != b"/api/stream"))
+    query, query_token = draw(queries(token_for))  # ?token= is taken by the stream only
+    auth, header = draw(authorizations(token_for).filter(lambda a: not a[0].startswith("valid:")))
+    body = draw(bodies) if method == "PUT" else None
+    headers = [(b"Authorization", header)] if header is not None else []
+    return Call(method, path + b"?" + query, auth, query_token, headers, body)
+
+
+@settings(FUZZ, max_examples=100)
+@given(data=st.data())
+def test_no_token_no_access(api, token_for, data):
+    call = data.draw(unauthenticated_calls(token_for))
+    assert not call.authenticated
+    assert send(api.port, call) in (400, 401, 413), call
+
+
 def _call(method: str, target: bytes, auth: bytes | None = None, body: bytes | None = None,
-          role: str = "junk") -> Call:
-    return Call(method, target, role, [(b"Authorization", auth)] if auth else [], body)
+          role: str = "bearer") -> Call:
+    return Call(method, target, role, False, [(b"Authorization", auth)] if auth else [], body)
 
 
 REGRESSIONS = [
@@ -210,7 +233,7 @@ REGRESSIONS = [
 @pytest.mark.parametrize("method,target,auth,body", REGRESSIONS)
 def test_regressions(api, token_for, method, target, auth, body):
     header = b"Bearer " + token_for("admin").encode() if auth == "valid" else auth
-    _check(api, _call(method, target, header, body, role="valid:admin" if auth == "valid" else "junk"))
+    _check(api, _call(method, target, header, body, role="valid:admin" if auth == "valid" else "bearer"))
 
 
 def test_the_api_stays_healthy_and_its_audit_log_drains(api):
