@@ -41,6 +41,10 @@ from topics.specs import TopicSpec
 
 __all__ = ["Pipeline", "create_pipeline", "row_message"]
 
+PRODUCER_LINGER_S = 0.005
+PRODUCER_MAX_BATCH_BYTES = 256 * 1024
+PRODUCER_BUFFER_MESSAGES = 2000
+
 
 @dataclass
 class Pipeline:
@@ -70,6 +74,15 @@ class Pipeline:
         self.subscriptions = app.topic(s.topic(specs.SUBSCRIPTIONS), partitions=n)
         self.pii_key = s.pii_key.get_secret_value().encode() if s.pii_key else b""
         feeds = {s.topic(name): name for name in (specs.ALARMS, specs.PATROL_GPS, specs.CHECKPOINT_PASSES)}
+        self._feed_topics = frozenset(feeds)
+        self.feed_ends: dict[TP, int] = {}  # broker end offsets, refreshed every tick
+
+        @app.timer(1.0, name="feed-ends")
+        async def _confirm_feed_ends() -> None:
+            try:
+                await self.confirm_feed_ends()
+            except Exception:  # the broker is away: no partition is released meanwhile
+                self.feed_ends = {}
 
         @app.on_partitions_assigned.connect
         async def _track_feeds(sender, assigned, **kwargs) -> None:
@@ -135,8 +148,16 @@ class Pipeline:
         its end (a partition the clock thinks idle may just not be fetched yet).
         """
         tp = TP(self.settings.topic(feed), partition)
-        ends = await self.app.consumer.highwaters(tp)
-        drained = self.consumed_up_to(tp, self.clock.last_offset(feed, partition), ends.get(tp))
+        last = self.clock.last_offset(feed, partition)
+        # The highwater of the last fetch only grows: if it already shows unread records the
+        # partition is not drained. Otherwise the broker's end offset decides, as asked by
+        # `confirm_feed_ends` at most a tick ago (asking here, on every tick of every
+        # partition, made each agent wait a broker round trip per tick: under load the
+        # ticks queued up and held the joins back by minutes).
+        drained = self.consumed_up_to(tp, last, None)
+        if drained is not False:
+            end = self.feed_ends.get(tp)
+            drained = None if end is None else self.consumed_up_to(tp, last, end)
         mark = self.clock.partition_watermark(feed, partition, release=bool(drained))
         if mark is None:
             return
@@ -144,6 +165,16 @@ class Pipeline:
         for topic in (self.sectors, *to):
             for target in range(self.settings.topic_partitions):
                 await topic.send(value=value, partition=target)
+
+    async def confirm_feed_ends(self) -> None:
+        """Ask the broker, in one request, for the end offsets of the feed partitions this
+        worker owns (`send_feed_watermark` releases a partition to stream time only when
+        the broker has confirmed it was read to its end)."""
+        mine = [tp for tp in self.app.assignor.assigned_actives() if tp.topic in self._feed_topics]
+        if not mine:
+            return
+        ends = await self.app.consumer.highwaters(*mine)
+        self.feed_ends = {tp: end for tp, end in ends.items() if end is not None}
 
     def consumed_up_to(self, tp, offset: int | None, end_offset: int | None) -> bool | None:
         """True if the agent has read everything before `end_offset` (default: the highwater
@@ -297,11 +328,21 @@ def create_pipeline(
         web_host=settings.worker_web_bind,
         web_tables_enabled=False,  # the built-in /table view would expose state
         broker_commit_interval=1.0,
+        # One record in makes several records out (changelogs, internal topics, rows), and
+        # aiokafka has one produce request in flight per broker: a batch per partition
+        # bigger than the 16 KiB default keeps sends from waiting for that request, and a
+        # few ms of linger fills the batches (latency target is 1 s).
+        producer_linger=PRODUCER_LINGER_S,
+        producer_max_batch_size=PRODUCER_MAX_BATCH_BYTES,
         broker_session_timeout=settings.worker_session_timeout_s,
         broker_heartbeat_interval=min(3.0, settings.worker_session_timeout_s / 4),
         topic_allow_declare=True,
         autodiscover=False,
     )
+    # Table writes queue their changelog records in the producer buffer; past this size
+    # every stream waits until it drains (faust's default of 100 stalls the agents on each
+    # burst of writes several times a second; "producer buffer full" in the log).
+    app.producer.buffer.max_messages = PRODUCER_BUFFER_MESSAGES
     pipeline = Pipeline(settings=settings, app=app)
     from streams.agents import register
     from streams.web import register_pages

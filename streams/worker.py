@@ -7,12 +7,10 @@ from pathlib import Path
 
 from sitaware.settings import Settings
 
-__all__ = ["register"]
+__all__ = ["register", "faust_worker"]
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
-    import faust
-
     from sitaware.errors import ConfigError
 
     if settings.pii_key is None:
@@ -31,9 +29,18 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         web_port=args.web_port,
     )
     pipeline.declare_topics()
-    worker = faust.Worker(pipeline.app, loglevel=args.loglevel, quiet=True)
-    worker.execute_from_commandline()
+    faust_worker(pipeline.app, args.loglevel).execute_from_commandline()
     return 0
+
+
+def faust_worker(app, loglevel: str):
+    import faust
+
+    worker = faust.Worker(app, loglevel=loglevel, quiet=True)
+    # Faust's terminal spinner sets the root logger to DEBUG (its handler spins on every
+    # record): every debug call in faust and aiokafka then builds a log record to drop.
+    worker.spinner = None
+    return worker
 
 
 def register(commands) -> None:

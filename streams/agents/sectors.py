@@ -16,6 +16,7 @@ The in-memory index of both is a cache of the tables, rebuilt after each rebalan
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import defaultdict
 from datetime import datetime, timedelta, timezone
 
@@ -30,6 +31,10 @@ from topics.records import Alarm, Situation
 __all__ = ["register", "HALO_KM"]
 
 HALO_KM = 10.0  # the largest radius any alarm-time model searches
+
+
+def _ts(position: UnitPosition) -> datetime:
+    return position.ts
 
 
 def register(pipeline) -> None:
@@ -69,11 +74,11 @@ def register(pipeline) -> None:
 
     def on_ping(partition: int, sector: str, position: UnitPosition) -> None:
         held = positions[partition][sector].setdefault(position.unit_id, [])
-        if any(p.ts == position.ts for p in held):
+        at = bisect_left(held, position.ts, key=_ts)  # held is in ts order
+        if at < len(held) and held[at].ts == position.ts:
             return  # re-delivered
         fleet[f"{sector}|{position.unit_id}|{position.ts.isoformat()}"] = position.model_dump(mode="json")
-        held.append(position)
-        held.sort(key=lambda p: p.ts)
+        held.insert(at, position)
         alarms_passed = feed_watermark(partition, "alarms")
         if alarms_passed is None:
             return  # not every alarms partition has spoken: any ping may still be needed
