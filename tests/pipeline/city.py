@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import json
-from collections import defaultdict
+from collections import Counter, defaultdict
 import random
 import re
 from datetime import datetime, timedelta, timezone
@@ -12,6 +12,8 @@ from pathlib import Path
 
 from sitaware.simulator import load_records, run_simulation
 from tests.pipeline.conftest import poll
+from topics.districts import Districts
+from topics.geo import geohash
 
 CORE_KINDS = ("alarm_hotspot", "crowd_gathering", "coverage_gap", "response_overdue",
               "arrival_mismatch", "unit_offline")
@@ -19,12 +21,12 @@ CHECKPOINT_KINDS = ("watchlist_hit", "suspect_near_incident", "cloned_plate", "f
 INJECTED_KINDS = CORE_KINDS + CHECKPOINT_KINDS
 
 
-def produce_city(settings, records: Path, scenario: str = "core", seed: int = 11) -> dict:
+def produce_city(settings, records: Path, scenario: str = "core", seed: int = 11, speed: float = 0) -> dict:
     # A start day of its own: ClickHouse is shared by every run, and aggregate rows are
     # keyed by minute and cell, so two runs on the same day would share rows.
     day = random.Random().randrange(20_000)
     start = datetime(2030, 1, 1, 8, tzinfo=timezone(timedelta(hours=8))) + timedelta(days=day)
-    return run_simulation(settings, seed=seed, speed=0, duration="30m", scenario=scenario,
+    return run_simulation(settings, seed=seed, speed=speed, duration="30m", scenario=scenario,
                           scale="small", output_dir=records, progress=io.StringIO(), start=start)
 
 
@@ -54,8 +56,9 @@ def by_id(feed) -> dict[str, dict]:
     return {s["event_id"]: s for s in situation_records(feed)}
 
 
-def wait_for_city(feed, worker, truth: dict, records: Path) -> dict[str, dict]:
-    """Wait until the worker has judged the whole run; return the situations by event_id."""
+def wait_for_city(feed, worker, truth: dict, records: Path, timeout: float = 60) -> dict[str, dict]:
+    """Wait until the worker has judged the whole run; return the situations by event_id.
+    `timeout`: for the last situations once stream time has passed the end of the run."""
     injections = [i for i in truth["injections"] if i["type"] in INJECTED_KINDS]
     end = datetime.fromisoformat(truth["end"])
 
@@ -80,7 +83,7 @@ def wait_for_city(feed, worker, truth: dict, records: Path) -> dict[str, dict]:
         return found if done else None
 
     try:
-        return poll(all_found, timeout=60, message="every injected situation")
+        return poll(all_found, timeout=timeout, message="every injected situation")
     except AssertionError:
         found = by_id(feed)
         missing = [i for i in injections if not any(matches(i, s) for s in found.values())]
@@ -163,3 +166,42 @@ def assert_no_personal_data(settings, records: Path) -> None:
     for table, column in columns:
         for (text,) in client.execute(f"SELECT DISTINCT `{column}` FROM `{table}`"):
             assert not pattern.search(text), f"{table}.{column} holds personal data"
+
+
+def expected_alarm_counts(records, settings) -> Counter:
+    """(minute, cell, district, category, priority) -> received alarms, from the produced records."""
+    districts = Districts.from_geojson(settings.districts_file)
+    counts = Counter()
+    for topic, _, a in load_records(records):
+        if topic == "alarms" and a["status"] == "received":
+            minute = datetime.fromisoformat(a["ts"]).astimezone(timezone.utc).replace(second=0, microsecond=0)
+            cell = geohash(a["lat"], a["lon"])
+            district = a.get("district") or districts.district_of(a["lat"], a["lon"]) or ""
+            counts[(minute, cell, district, a["category"], a["priority"])] += 1
+    return counts
+
+
+def alarm_snapshot(client, cells: list[str], alarm_ids: list[str], minutes: tuple) -> dict:
+    """alarm_counts_1m and alarm_lifecycle as read with FINAL, limited to one run's keys."""
+    params = {"cells": tuple(cells), "ids": tuple(alarm_ids),
+              "first": minutes[0].replace(tzinfo=None), "last": minutes[1].replace(tzinfo=None)}
+    where = "cell IN %(cells)s AND minute BETWEEN %(first)s AND %(last)s"
+    counts = client.execute(
+        "SELECT minute, cell, district, category, priority, alarms FROM alarm_counts_1m FINAL "
+        f"WHERE {where}", params)
+    lifecycle = client.execute(
+        "SELECT alarm_id, dispatched_at, arrived_at, closed_at, first_unit_id, response_s, version "
+        "FROM alarm_lifecycle FINAL WHERE alarm_id IN %(ids)s", params)
+    return {
+        "counts": {(m.astimezone(timezone.utc), c, d, k, p): n for m, c, d, k, p, n in counts},
+        "lifecycle": sorted(lifecycle),
+    }
+
+
+def city_rows(settings, records):
+    """The run's expected alarm counts, and a function reading its ClickHouse snapshot."""
+    alarm_ids = sorted({a["alarm_id"] for t, _, a in load_records(records) if t == "alarms"})
+    expected = expected_alarm_counts(records, settings)
+    cells = sorted({key[1] for key in expected})
+    minutes = (min(key[0] for key in expected), max(key[0] for key in expected))
+    return expected, (lambda client: alarm_snapshot(client, cells, alarm_ids, minutes))
