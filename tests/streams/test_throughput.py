@@ -110,3 +110,42 @@ def test_one_tick_per_partition_is_in_flight_until_the_agent_handles_it(monkeypa
     wall[0] += signals.TICK_REPLACED_AFTER_S
     asyncio.run(tick())  # a tick lost (rebalance, restart) does not stop partition 1's timers
     assert sorted(p for p, _ in topic.sent) == [0, 1]
+
+
+def test_the_sector_join_hands_the_models_each_units_latest_position_with_the_same_answer():
+    """The sector agent passes each unit's latest position at or before A.ts instead of
+    every held ping: recommendations and coverage gaps must not change."""
+    import random
+    from datetime import timedelta
+
+    from streams.agents.sectors import _latest_at
+    from streams.situations import coverage_gap, dispatch_recommendation
+    from streams.situations.fleet import UnitPosition
+    from topics.records import Alarm
+
+    rng = random.Random(7)
+    at = datetime(2026, 3, 2, 8, 0, tzinfo=timezone.utc)
+    now = at + timedelta(seconds=5)
+    kinds = ["police_car", "foot_patrol", "security_guard", "grid_worker"]
+    statuses = ["available", "available", "dispatched", "off_duty"]
+    compared = 0
+    for round_ in range(40):
+        held = {}
+        for u in range(30):
+            times = sorted(rng.sample(range(-400, 120), 12))  # some after A.ts, some stale
+            kind = rng.choice(kinds)
+            held[f"U{u}"] = [UnitPosition(
+                unit_id=f"U{u}", unit_type=kind, status=rng.choice(statuses),
+                lat=31.2 + rng.uniform(-0.05, 0.05), lon=121.45 + rng.uniform(-0.05, 0.05),
+                ts=at + timedelta(seconds=s)) for s in times]
+        alarm = Alarm(alarm_id=f"A{round_}", status="received", ts=at, lat=31.2, lon=121.45,
+                      category="theft", priority=rng.randint(1, 4))
+        every = [p for pings in held.values() for p in pings]
+        latest = [p for pings in held.values() if (p := _latest_at(pings, at))]
+        for model, params in ((dispatch_recommendation.recommend_dispatch,
+                               dispatch_recommendation.DispatchRecommendationParams()),
+                              (coverage_gap.detect_coverage_gap, coverage_gap.CoverageGapParams())):
+            expected = model(alarm, every, params, now)
+            assert model(alarm, latest, params, now) == expected
+            compared += len(expected)
+    assert compared > 10  # the rounds did produce situations to compare
