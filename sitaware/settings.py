@@ -62,6 +62,10 @@ class Settings(BaseSettings):
     # --- event time (contract §1) ---------------------------------------------------
     allowed_lateness_s: float = Field(600, ge=0)
     feed_idle_s: float = Field(30, gt=0)
+    # A record stamped further ahead of the worker's clock than this is a dead letter (stage
+    # validate): one producer with a wrong clock would otherwise carry stream time into the
+    # future, and every on-time record after it would be judged late. 0 turns the check off.
+    max_ahead_s: float = Field(300, ge=0)
 
     # --- the city ---------------------------------------------------------------
     # District polygons (GeoJSON FeatureCollection, properties.district).

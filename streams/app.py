@@ -54,7 +54,8 @@ class Pipeline:
     app: faust.App
     def __post_init__(self) -> None:
         s, app = self.settings, self.app
-        self.clock = StreamClock(idle_after=timedelta(seconds=s.feed_idle_s), backlog=self._backlog)
+        self.clock = StreamClock(idle_after=timedelta(seconds=s.feed_idle_s), backlog=self._backlog,
+                                 max_ahead=timedelta(seconds=s.max_ahead_s) if s.max_ahead_s else None)
         self.lateness = timedelta(seconds=s.allowed_lateness_s)
         n = s.topic_partitions
         self.alarms = app.topic(s.topic(specs.ALARMS), partitions=n)
@@ -241,6 +242,10 @@ class Pipeline:
             await self.reject(event, decoded.rejection)
             return None
         record = decoded.record
+        if self.clock.is_ahead(record.ts):
+            await self.reject(event, Rejection(
+                "validate", "TimestampAhead", f"ts is more than {self.settings.max_ahead_s:g} s ahead of the worker's clock"))
+            return None
         if self.clock.is_late(record.ts, self.lateness):
             await self.reject(event, Rejection(
                 "late", "LateRecord", f"ts is more than {self.lateness} behind stream time"))

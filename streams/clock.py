@@ -28,6 +28,7 @@ class StreamClock:
         idle_after: timedelta = timedelta(seconds=30),
         wall: Callable[[], float] = time.time,
         backlog: Callable[[str, int, int | None], bool] = lambda feed, partition, offset: False,
+        max_ahead: timedelta | None = None,
     ):
         self.idle_after_s = idle_after.total_seconds()
         self.wall = wall
@@ -35,15 +36,25 @@ class StreamClock:
         # (the consumer knows of records the agent has not reached). Such a partition is
         # never idle, however long the agent takes to reach it.
         self.backlog = backlog
+        # A ts further ahead of the wall clock than this never moves stream time (the caller
+        # dead-letters the record): stream time never goes back, so one wrong clock would
+        # otherwise make every later on-time record late. None: no bound.
+        self.max_ahead_s = None if max_ahead is None else max_ahead.total_seconds()
         self._offsets: dict[tuple[str, int], int] = {}
         # (feed, partition) -> [max event ts (epoch s), wall time last seen]
         self._partitions: dict[tuple[str, int], list[float]] = {}
         self._stream_s: float | None = None
         self._anchor: tuple[float, float] | None = None  # (stream s, wall s) when all went idle
 
+    def is_ahead(self, ts: datetime) -> bool:
+        """Is `ts` further ahead of the wall clock than the clock accepts?"""
+        return self.max_ahead_s is not None and ts.timestamp() > self.wall() + self.max_ahead_s
+
     def observe(self, feed: str, partition: int, ts: datetime, offset: int | None = None) -> None:
         if offset is not None:
             self._offsets[(feed, partition)] = offset
+        if self.is_ahead(ts):
+            return
         event_s = ts.timestamp()
         entry = self._partitions.get((feed, partition))
         if entry is None:

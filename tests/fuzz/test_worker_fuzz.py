@@ -92,13 +92,17 @@ def broken_records(draw) -> Bad:
 
 # Found by fuzzing, sent in every example: a reference key that is not UTF-8 crashed the
 # reference follower (which then started over, forever); an instant beyond datetime's range
-# in UTC escaped decoding as OverflowError.
+# in UTC escaped decoding as OverflowError; a far-future ts held stream time hostage.
 REGRESSIONS = [
     Bad("watchlist", b"\xffFZ", b'{"plate": "FZ", "level": 1, "reason": "r"}', "validate", "non-UTF-8 key"),
     Bad("alarms", b"FZ", b'{"alarm_id": "FZ", "status": "closed", "ts": "0001-01-01T00:00:00+01:00"}',
         "validate", "instant out of range"),
     Bad("watchlist", b"FZ2", b'{"plate": "FZ2", "level": 1, "reason": "r", "expires_at": "9999-12-31T23:59:59-01:00"}',
         "validate", "instant out of range"),
+    # A valid record from a producer whose clock is years ahead: it would carry stream time
+    # there and make every later record late (SITAWARE_MAX_AHEAD_S).
+    Bad("alarms", b"FZ-AHEAD", b'{"alarm_id": "FZ-AHEAD", "status": "received", "ts": "2099-01-01T00:00:00Z", '
+        b'"lat": -60.5, "lon": 100.5, "category": "theft", "priority": 2}', "validate", "ts years ahead"),
 ]
 
 

@@ -105,3 +105,16 @@ def test_a_restarted_worker_with_nothing_to_read_resumes_from_the_logs_last_reco
     clock.observe("gps", 0, T0 + timedelta(minutes=32))
     clock.seed("gps", 0, T0)  # a partition that delivered keeps its own watermark
     assert clock.partition_watermark("gps", 0, release=False) == T0 + timedelta(minutes=32)
+
+
+def test_a_ts_too_far_ahead_of_the_wall_clock_never_moves_stream_time():
+    wall = FakeWall()
+    wall.t = T0.timestamp()
+    clock = StreamClock(wall=wall, max_ahead=timedelta(minutes=5))
+    clock.observe("gps", 0, T0)
+    assert clock.is_ahead(T0 + timedelta(minutes=5, milliseconds=1))
+    assert not clock.is_ahead(T0 + timedelta(minutes=5))  # exactly the bound is accepted
+    clock.observe("gps", 0, T0 + timedelta(days=365))
+    assert clock.now() == T0
+    assert not clock.is_late(T0 + timedelta(seconds=1), timedelta(minutes=10))
+    assert not StreamClock(wall=wall).is_ahead(T0 + timedelta(days=365))  # no bound set
