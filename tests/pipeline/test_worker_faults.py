@@ -51,7 +51,7 @@ def _settings(run_settings, **updates):
                                            "webhook_base_delay_s": 0.05, **updates})
 
 
-def _assert_exact(settings, feed, receiver, found: dict, truth: dict, records) -> None:
+def _assert_exact(settings, feed, receiver, worker, found: dict, truth: dict, records) -> None:
     assert_matches_truth(found, truth)  # each injected situation exactly once (one event_id)
     assert detected_arrivals(found) == expected_arrivals(records)
     expected, snapshot = city_rows(settings, records)
@@ -69,11 +69,21 @@ def _assert_exact(settings, feed, receiver, found: dict, truth: dict, records) -
     def kafka_alerts():
         return Counter(json.loads(r.value)["alert_id"] for r in feed.read_all("alerts.faults-kafka"))
 
-    got = poll(lambda: set(a := kafka_alerts()) >= kafka_expected and a, timeout=120,
-               message="every Kafka alert")
+    types = {alert_id(sid, s["event_id"]): (sid, s["type"], s["subject"])
+             for s in found.values() for sid in ("faults-kafka", "faults-hook") if s["type"] in ALERTED}
+
+    def missing(got) -> str:
+        alerts = [line for line in worker.metrics().splitlines() if line.startswith("sitaware_alerts_total")]
+        return f"missing {[types[a] for a in set(types) - set(got)]}; worker: {alerts}, {worker.health()}"
+
+    try:
+        got = poll(lambda: set(a := kafka_alerts()) >= kafka_expected and a, timeout=120,
+                   message="every Kafka alert")
+        hooks = poll(lambda: set(d := receiver.delivered("/hook")) >= hook_expected and d, timeout=120,
+                     message="every webhook alert")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}: {missing(set(kafka_alerts()) | set(receiver.delivered('/hook')))}") from None
     assert set(got) == kafka_expected
-    hooks = poll(lambda: set(d := receiver.delivered("/hook")) >= hook_expected and d, timeout=120,
-                 message="every webhook alert")
     assert set(hooks) == hook_expected
     assert all(body["alert_id"] == i for i, body in hooks.items())
 
@@ -98,7 +108,7 @@ def test_three_kills_in_a_simulated_hour_lose_and_double_nothing(run_settings, w
         worker.kill()
         worker = worker_factory(settings)  # same app id and data dir: tables recover
     found = wait_for_city(feed, worker, truth, records)
-    _assert_exact(settings, feed, receiver, found, truth, records)
+    _assert_exact(settings, feed, receiver, worker, found, truth, records)
 
 
 @pytest.mark.timeout(1800)
@@ -128,4 +138,4 @@ def test_a_frozen_worker_and_a_stopped_one_lose_and_double_nothing(run_settings,
     second.stop()  # a clean stop mid-stream: the first worker takes everything over
     found = wait_for_city(feed, first, truth, records)
     assert first.alive()
-    _assert_exact(settings, feed, receiver, found, truth, records)
+    _assert_exact(settings, feed, receiver, first, found, truth, records)
