@@ -1,4 +1,4 @@
-"""Worker faults on the real stack (issue 6): kill -9 three times in a simulated hour; two
+"""Worker faults on the real stack (issue 6): kill -9 three times in one simulated run; two
 workers sharing partitions, one frozen past its session timeout, then the other stopped.
 Each run is checked against ground truth recomputed from the produced records: every
 injected situation exactly once, every arrival the positions show, ClickHouse `FINAL`
@@ -94,7 +94,7 @@ def _assigned(worker) -> int:
 
 
 @pytest.mark.timeout(1800)  # several minutes of a simulated city on a loaded 2-core machine
-def test_three_kills_in_a_simulated_hour_lose_and_double_nothing(run_settings, worker_factory, feed,
+def test_three_kills_in_one_simulated_run_lose_and_double_nothing(run_settings, worker_factory, feed,
                                                                    receiver, tmp_path):
     settings = _settings(run_settings)
     records = tmp_path / "records"
