@@ -56,3 +56,11 @@ def clickhouse_admin(local_stack: LocalStack):
     client = local_stack.clickhouse.admin_client()
     yield client
     client.disconnect()
+
+
+def writer_client(settings: Settings):
+    """A clickhouse-driver client as the pipeline's writer user, in the settings' database."""
+    from clickhouse_driver import Client
+
+    return Client(settings.clickhouse_host, port=settings.clickhouse_port, user=settings.clickhouse_user,
+                  password=settings.clickhouse_password.get_secret_value(), database=settings.clickhouse_database)

@@ -13,11 +13,10 @@ import urllib.request
 import uuid
 
 import pytest
-from clickhouse_driver import Client
 from kafka import KafkaProducer
 
 from sitaware.api.auth import create_token
-from tests.conftest import isolated_topics
+from tests.conftest import isolated_topics, writer_client
 from tests.pipeline.conftest import poll
 
 # key -> (role, districts); each becomes the actor "<key>-<run id>"
@@ -132,9 +131,7 @@ def publish(api_settings, producer):
 @pytest.fixture(scope="module")
 def clickhouse(api_settings):
     """A writer-user client (the API's tests read the audit log and seed situations)."""
-    s = api_settings
-    client = Client(s.clickhouse_host, port=s.clickhouse_port, user=s.clickhouse_user,
-                    password=s.clickhouse_password.get_secret_value(), database=s.clickhouse_database)
+    client = writer_client(api_settings)
     yield client
     client.disconnect()
 

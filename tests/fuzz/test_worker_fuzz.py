@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 import pytest
-from clickhouse_driver import Client
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
+from tests.conftest import writer_client
 from tests.fuzz.records import TOPICS, identifiers, mutated_record, to_bytes, valid_record
 from tests.pipeline.conftest import poll
 from topics.geo import geohash
@@ -164,9 +164,7 @@ def worker(fuzz_settings, fuzz_feed, fuzz_worker_factory):
 
 @pytest.fixture(scope="module")
 def clickhouse(fuzz_settings):
-    s = fuzz_settings
-    client = Client(s.clickhouse_host, port=s.clickhouse_port, user=s.clickhouse_user,
-                    password=s.clickhouse_password.get_secret_value(), database=s.clickhouse_database)
+    client = writer_client(fuzz_settings)
     yield client
     client.disconnect()
 

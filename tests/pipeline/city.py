@@ -11,6 +11,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from sitaware.simulator import load_records, run_simulation
+from tests.conftest import writer_client
 from tests.pipeline.conftest import poll
 from topics.districts import Districts
 from topics.geo import geohash, haversine_km
@@ -140,10 +141,7 @@ def assert_matches_truth(found: dict[str, dict], truth: dict) -> None:
 
 
 def clickhouse(settings):
-    from clickhouse_driver import Client
-
-    return Client(settings.clickhouse_host, port=settings.clickhouse_port, user=settings.clickhouse_user,
-                  password=settings.clickhouse_password.get_secret_value(), database=settings.clickhouse_database)
+    return writer_client(settings)
 
 
 def expected_flows(records: Path) -> dict[tuple, tuple[int, float]]:

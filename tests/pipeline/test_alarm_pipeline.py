@@ -7,8 +7,8 @@ import random
 from collections import Counter
 from datetime import datetime, timedelta, timezone
 
-from clickhouse_driver import Client
 
+from tests.conftest import writer_client
 from tests.pipeline.conftest import poll
 from topics.geo import geohash
 
@@ -22,9 +22,7 @@ def _alarm(alarm_id, minutes, lat, lon, category="theft", priority=2, **extra):
 
 
 def _reader(settings):
-    return Client(settings.clickhouse_host, port=settings.clickhouse_port, user=settings.clickhouse_user,
-                  password=settings.clickhouse_password.get_secret_value(),
-                  database=settings.clickhouse_database)
+    return writer_client(settings)
 
 
 def test_bad_records_are_dead_lettered_and_good_ones_counted_exactly(run_settings, worker_factory, feed):
