@@ -22,13 +22,17 @@ CHECKPOINT_KINDS = ("watchlist_hit", "suspect_near_incident", "cloned_plate", "f
 INJECTED_KINDS = CORE_KINDS + CHECKPOINT_KINDS
 
 
-def produce_city(settings, records: Path, scenario: str = "core", seed: int = 11, speed: float = 0,
-                 duration: str = "30m") -> dict:
-    # A start day of its own: ClickHouse is shared by every run, and aggregate rows are
-    # keyed by minute and cell, so two runs on the same day would share rows. In the past:
-    # the worker refuses records stamped ahead of its clock (SITAWARE_MAX_AHEAD_S).
+def city_start() -> datetime:
+    """A start day of its own: ClickHouse is shared by every run, and aggregate rows are keyed
+    by minute and cell, so two runs on the same day would share rows. In the past: the worker
+    refuses records stamped ahead of its clock (SITAWARE_MAX_AHEAD_S)."""
     day = random.Random().randrange(18_000)
-    start = datetime(1975, 1, 1, 8, tzinfo=timezone(timedelta(hours=8))) + timedelta(days=day)
+    return datetime(1975, 1, 1, 8, tzinfo=timezone(timedelta(hours=8))) + timedelta(days=day)
+
+
+def produce_city(settings, records: Path, scenario: str = "core", seed: int = 11, speed: float = 0,
+                 duration: str = "30m", start: datetime | None = None) -> dict:
+    start = start or city_start()
     return run_simulation(settings, seed=seed, speed=speed, duration=duration, scenario=scenario,
                           scale="small", output_dir=records, progress=io.StringIO(), start=start)
 
