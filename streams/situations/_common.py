@@ -60,6 +60,13 @@ class Emitted(StateModel):
     situation: Situation
 
 
+def received_site(alarm: Alarm) -> dict:
+    """The fields that place an alarm: only its `received` record carries them."""
+    if alarm.status != "received":
+        raise ValueError("only a received alarm record carries the alarm's site")
+    return {"alarm_id": alarm.alarm_id, "ts": alarm.ts, "lat": alarm.lat, "lon": alarm.lon}
+
+
 def stamp(instant: datetime) -> str:
     """Canonical UTC text of an instant, for ids and cause keys (microseconds kept)."""
     return instant.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

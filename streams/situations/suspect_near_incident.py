@@ -35,7 +35,7 @@ from typing import ClassVar
 from topics.geo import haversine_km
 from topics.records import Alarm, Checkpoint, CheckpointPass, Instant, Situation, WatchlistEntry
 
-from ._common import LATENESS, Emitted, StateModel, VersionedParams, make_situation, replay
+from ._common import LATENESS, Emitted, StateModel, VersionedParams, make_situation, received_site, replay
 from .cloned_plate import PlatePass
 from .summaries import summarize
 from .watchlist_hit import entry_applies
@@ -96,12 +96,7 @@ class SuspectAlarm(StateModel):
 
     @classmethod
     def from_alarm(cls, alarm: Alarm) -> "SuspectAlarm":
-        if alarm.status != "received":
-            raise ValueError("only a received alarm record carries the alarm's site")
-        return cls(
-            alarm_id=alarm.alarm_id, ts=alarm.ts, lat=alarm.lat, lon=alarm.lon,
-            category=alarm.category,
-        )
+        return cls(**received_site(alarm), category=alarm.category)
 
 
 class SuspectSector(StateModel):

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 
 from topics.records import Alarm, Instant, PatrolPing, UnitStatus, UnitType
 
-from ._common import LATENESS, Emitted, StateModel
+from ._common import LATENESS, Emitted, StateModel, received_site
 
 __all__ = [
     "AlarmSite",
@@ -47,12 +47,7 @@ class AlarmSite(StateModel):
 
     @classmethod
     def from_alarm(cls, alarm: Alarm) -> "AlarmSite":
-        if alarm.status != "received":
-            raise ValueError("only a received alarm record carries the alarm's site")
-        return cls(
-            alarm_id=alarm.alarm_id, ts=alarm.ts, lat=alarm.lat, lon=alarm.lon,
-            district=alarm.district,
-        )
+        return cls(**received_site(alarm), district=alarm.district)
 
 
 class TrackedPing(StateModel):
