@@ -30,6 +30,7 @@ import orjson
 from faust.types import TP
 
 from sitaware.settings import Settings
+from streams import commits
 from streams.clock import StreamClock
 from streams.deadletters import reject
 from streams.metrics import RECORDS_IN, SITUATIONS
@@ -316,6 +317,7 @@ def create_pipeline(
     app_id = specs.app_id(settings)
     datadir = datadir or settings.stack_dir / "worker" / app_id
     datadir.mkdir(parents=True, exist_ok=True)
+    commits.install()
     app = faust.App(
         app_id,
         **settings.faust_broker_config(),
@@ -348,6 +350,7 @@ def create_pipeline(
     # every stream waits until it drains (faust's default of 100 stalls the agents on each
     # burst of writes several times a second; "producer buffer full" in the log).
     app.producer.buffer.max_messages = PRODUCER_BUFFER_MESSAGES
+    commits.ledger(app)  # what the streams finished: no commit passes anything else
     pipeline = Pipeline(settings=settings, app=app)
     from streams.agents import register
     from streams.web import register_pages

@@ -7,6 +7,7 @@ aggregates exact, and each subscriber's alerts exactly the matching situations, 
 from __future__ import annotations
 
 import json
+import threading
 from collections import Counter
 from datetime import datetime, timedelta
 
@@ -14,7 +15,7 @@ import pytest
 
 from streams.alerts import alert_id
 from tests.pipeline.city import (
-        assert_flows_exact,
+    assert_flows_exact,
     assert_matches_truth,
     city_rows,
     city_start,
@@ -82,12 +83,8 @@ def _assert_exact(settings, feed, receiver, worker, found: dict, truth: dict, re
                    message="every Kafka alert")
         hooks = poll(lambda: set(d := receiver.delivered("/hook")) >= hook_expected and d, timeout=120,
                      message="every webhook alert")
-    except AssertionError as exc:
-        # Open defect (issue 6): in some runs with kills, one situation's alerts reach neither
-        # subscriber, while every check above holds. Not understood yet; reported as an
-        # expected failure naming the lost alerts, so that it shows in every run's summary.
-        pytest.xfail(f"open defect, alerts lost across worker faults: {exc}: "
-                     f"{missing(set(kafka_alerts()) | set(receiver.delivered('/hook')))}")
+    except AssertionError as exc:  # name what was lost
+        raise AssertionError(f"{exc}: {missing(set(kafka_alerts()) | set(receiver.delivered('/hook')))}") from exc
     assert set(got) == kafka_expected
     assert set(hooks) == hook_expected
     assert all(body["alert_id"] == i for i, body in hooks.items())
@@ -98,16 +95,6 @@ def _assigned(worker) -> int:
     return (worker.health() or {}).get("assigned_partitions", 0)
 
 
-# Open defects (issue 6; see the README's Guarantees): across worker faults, records are
-# sometimes lost on their way through the internal topics — a situation's alerts, once an
-# arrival after a frozen worker thawed. Suspected: faust 0.15.3 committing past a record
-# dropped during a rebalance (Consumer._new_offset's head-gap guard). Until that is fixed
-# these run in every suite and report XFAIL with what was lost, or XPASS.
-WORKER_FAULTS_OPEN = pytest.mark.xfail(
-    strict=False, reason="open defect: records lost across worker faults (issue 6)")
-
-
-@WORKER_FAULTS_OPEN
 @pytest.mark.timeout(1800)  # several minutes of a simulated city on a loaded 2-core machine
 def test_three_kills_in_one_simulated_run_lose_and_double_nothing(run_settings, worker_factory, feed,
                                                                    receiver, tmp_path):
@@ -115,21 +102,24 @@ def test_three_kills_in_one_simulated_run_lose_and_double_nothing(run_settings, 
     records = tmp_path / "records"
     _subscribe(feed, receiver)
     worker = worker_factory(settings)
-    # The whole city is produced at once and drained by the workers. (Produced paced, so that
-    # passes are still arriving at each kill, checkpoint_flow_1m came out wrong in one run:
-    # an open defect, see the issue note; that variant is not in the suite yet.)
-    start = city_start()
-    truth = produce_city(settings, records, seed=31, duration="40m", start=start)
-    for minutes in (10, 20, 30):  # kill -9 when stream time passes each quarter of the run
-        poll(lambda: (t := worker.stream_time()) and t >= start + timedelta(minutes=minutes),
-             timeout=600, message=f"stream time to pass minute {minutes}")
-        worker.kill()
-        worker = worker_factory(settings)  # same app id: tables recover from changelogs
+    # Paced (40x: 40 min of city in a minute), so that every feed, alarms included, is
+    # still flowing at each kill, and records are re-delivered on every path.
+    start, truth = city_start(), {}
+    producing = threading.Thread(target=lambda: truth.update(
+        produce_city(settings, records, seed=31, duration="40m", speed=40, start=start)))
+    producing.start()
+    try:
+        for minutes in (10, 20, 30):  # kill -9 when stream time passes each quarter of the run
+            poll(lambda: (t := worker.stream_time()) and t >= start + timedelta(minutes=minutes),
+                 timeout=600, message=f"stream time to pass minute {minutes}")
+            worker.kill()
+            worker = worker_factory(settings)  # same app id: tables recover from changelogs
+    finally:
+        producing.join()
     found = wait_for_city(feed, worker, truth, records)
     _assert_exact(settings, feed, receiver, worker, found, truth, records)
 
 
-@WORKER_FAULTS_OPEN
 @pytest.mark.timeout(1800)
 def test_a_frozen_worker_and_a_stopped_one_lose_and_double_nothing(run_settings, worker_factory, feed,
                                                                     receiver, tmp_path):

@@ -1,0 +1,224 @@
+"""Delivery and offset commits that never skip a record (at-least-once, for real).
+
+At-least-once rests on two rules: the streams get every record of a partition in offset
+order, and the committed position only moves past records every subscribed stream has
+finished. faust-streaming 0.15's consumer breaks both under rebalances and restarts
+(compare faust-streaming issue #606); the fault tests lost alerts and arrivals to it:
+
+- after a rebalance the fetcher can hand over records from past the committed position
+  (a batch cut short, a seek that did not happen): faust delivers them and files the
+  skipped offsets as a "gap", which its commit then treats as done. Our stream topics have
+  no holes (delete policy, no transactions), so a gap is records never processed;
+- its head check compares the first acked offset with the committed *position* as if it
+  were the last committed record, so an unacked record exactly at the position is
+  committed past; with the position 0 or unknown there is no check at all;
+- aiokafka seeks a partition to its committed position only when that is above 0, so a
+  never-committed partition keeps its in-memory fetch position across a rebalance.
+
+What this module does instead, per partition of a topic the streams ack:
+
+- `getmany` hands the streams only the next offset expected (the committed position after
+  a seek, then one after the last handed over). A record past it means records were
+  skipped: the partition is sought back to the expected offset and the rest of the batch
+  for it is dropped, so they come again, in order. Three rewinds to the same offset
+  without it ever arriving mean a real hole in the log, which is then stepped over and
+  counted as done;
+- the new commit position is the end of the run of acked offsets starting at the
+  committed position, or nothing; and every commit is checked against an `AckLedger` of
+  what the streams finished since the partition was assigned: one that would pass an
+  unfinished record is refused and logged (`commit held`);
+- a partition never committed (or committed below the log start, after retention) is
+  sought to the log start on every seek, which becomes its committed position.
+
+`install()` patches faust's consumer class once; `ledger(app)` must be called before the
+app starts.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+
+import faust
+from faust.transport import consumer as faust_consumer
+from faust.utils.functional import consecutive_numbers
+
+__all__ = ["install", "ledger", "AckLedger", "HOLE_REWINDS"]
+
+log = logging.getLogger(__name__)
+
+HOLE_REWINDS = 3  # rewinds to one offset that never arrives before it is taken as a hole
+HELD_LOG_EVERY_S = 30.0
+
+_installed = False
+
+
+class AckLedger(faust.Sensor):
+    """Offsets every stream has finished, per partition, since it was assigned; and the
+    next offset each partition is expected to deliver.
+
+    faust acks through `Consumer.ack` or, in its compiled stream iterator, inline; both
+    end in `on_message_out` when the last stream is done, except the conductor's acks of
+    undecodable records, which the patched `Consumer.ack` records."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.acked: defaultdict[object, set[int]] = defaultdict(set)
+        self.expected: dict = {}  # tp -> next offset to hand to the streams
+        self.rewinds: dict = {}  # tp -> (offset, times sought back to it)
+        self.held_logged: dict = {}  # tp -> monotonic time of the last "held" warning
+
+    def on_message_out(self, tp, offset: int, message) -> None:
+        self.acked[tp].add(offset)
+
+    def forget(self, tp) -> None:
+        for kept in (self.acked, self.expected, self.rewinds, self.held_logged):
+            kept.pop(tp, None)
+
+
+def ledger(app) -> AckLedger:
+    """The app's ledger, added to its sensors the first time it is asked for."""
+    found = app.__dict__.get("_sitaware_ack_ledger")
+    if found is None:
+        found = app.__dict__["_sitaware_ack_ledger"] = AckLedger()
+        app.sensors.add(found)
+    return found
+
+
+def install() -> None:
+    global _installed
+    if _installed:
+        return
+    Consumer = faust_consumer.Consumer
+    original_ack = Consumer.ack
+    original_commit_offsets = Consumer._commit_offsets
+    original_revoked = Consumer.on_partitions_revoked
+    original_perform_seek = Consumer.perform_seek
+    original_seek = Consumer.seek
+    original_getmany = Consumer.getmany
+
+    def ack(self, message) -> bool:
+        newly = original_ack(self, message)
+        if newly:
+            ledger(self.app).acked[message.tp].add(message.offset)
+        return newly
+
+    async def getmany(self, timeout: float):
+        book = ledger(self.app)
+        acks_enabled = self.app.topics.acks_enabled_for
+        rewound: set = set()
+        async for tp, message in original_getmany(self, timeout):
+            if tp in rewound or not acks_enabled(tp.topic):
+                if tp not in rewound:
+                    yield tp, message
+                continue
+            offset, want = message.offset, book.expected.get(tp)
+            if want is not None and offset > want:
+                last, times = book.rewinds.get(tp, (None, 0))
+                times = times + 1 if last == want else 1
+                if times <= HOLE_REWINDS:
+                    log.warning("%s: offset %s arrived where %s was due; seeking back to %s (%s)",
+                                tp, offset, want, want, times)
+                    book.rewinds[tp] = (want, times)
+                    rewound.add(tp)
+                    await self.seek(tp, want)
+                    continue
+                log.warning("%s: offsets %s..%s never arrived after %s rewinds: a hole in the log, "
+                            "stepped over", tp, want, offset - 1, HOLE_REWINDS)
+                _count_as_done(self, book, tp, range(want, offset))
+            book.rewinds.pop(tp, None)
+            if want is None or offset >= want:
+                book.expected[tp] = offset + 1
+            yield tp, message
+
+    async def seek(self, partition, offset: int) -> None:
+        await original_seek(self, partition, offset)
+        ledger(self.app).expected[partition] = offset
+
+    async def perform_seek(self) -> None:
+        await original_perform_seek(self)
+        acks_enabled = self.app.topics.acks_enabled_for
+        tps = [tp for tp in self.assignment() if acks_enabled(tp.topic)]
+        if not tps:
+            return
+        starts = await self.earliest_offsets(*tps)
+        book = ledger(self.app)
+        for tp in tps:
+            start, committed = starts.get(tp), self._committed_offset.get(tp)
+            if start is not None and (committed is None or committed < start):
+                await original_seek(self, tp, start)
+                self._committed_offset[tp] = committed = start
+            if committed is not None:
+                book.expected[tp] = committed
+
+    def _new_offset(self, tp):
+        acked = self._acked[tp]
+        if not acked:
+            return None
+        acked.sort()
+        committed = self._committed_offset[tp]
+        if committed is not None and acked[0] > committed:
+            _log_held(self, tp, f"position {committed} not finished yet (first finished: {acked[0]})")
+            return None
+        batch = next(consecutive_numbers(acked))
+        acked[: len(batch)] = []
+        self._acked_index[tp].difference_update(batch)
+        return batch[-1] + 1
+
+    async def _commit_offsets(self, offsets, start_new_transaction: bool = True) -> bool:
+        book = ledger(self.app)
+        safe = {}
+        for tp, position in offsets.items():
+            committed = self._committed_offset[tp]
+            if committed is not None:
+                finished = book.acked[tp]
+                missing = [o for o in range(committed, position) if o not in finished]
+                if missing:
+                    log.error("commit held: %s would move %s -> %s past unfinished offsets %s",
+                              tp, committed, position, _span(missing))
+                    continue
+            safe[tp] = position
+        if not safe:
+            return False
+        done = await original_commit_offsets(self, safe, start_new_transaction)
+        for tp, position in safe.items():
+            book.acked[tp] = {o for o in book.acked[tp] if o >= position}
+        return done
+
+    async def on_partitions_revoked(self, revoked) -> None:
+        book = ledger(self.app)
+        for tp in revoked:
+            book.forget(tp)
+        await original_revoked(self, revoked)
+
+    async def _add_gap(self, tp, offset_from: int, offset_to: int) -> None:
+        pass  # `getmany` above never hands over a record past a skipped one
+
+    Consumer.ack = ack
+    Consumer.getmany = getmany
+    Consumer.seek = seek
+    Consumer.perform_seek = perform_seek
+    Consumer._new_offset = _new_offset
+    Consumer._commit_offsets = _commit_offsets
+    Consumer.on_partitions_revoked = on_partitions_revoked
+    Consumer._add_gap = _add_gap
+    _installed = True
+
+
+def _count_as_done(consumer, book: AckLedger, tp, offsets: range) -> None:
+    consumer._acked[tp].extend(offsets)
+    consumer._acked_index[tp].update(offsets)
+    book.acked[tp].update(offsets)
+
+
+def _log_held(consumer, tp, why: str) -> None:
+    book = ledger(consumer.app)
+    now = time.monotonic()
+    if now - book.held_logged.get(tp, 0.0) >= HELD_LOG_EVERY_S:
+        book.held_logged[tp] = now
+        log.warning("commit held: %s %s", tp, why)
+
+
+def _span(offsets: list[int]) -> str:
+    return f"{offsets[0]}..{offsets[-1]} ({len(offsets)})" if len(offsets) > 3 else str(offsets)
