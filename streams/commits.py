@@ -44,10 +44,11 @@ import faust
 from faust.transport import consumer as faust_consumer
 from faust.utils.functional import consecutive_numbers
 
-__all__ = ["install", "ledger", "AckLedger", "HOLE_REWINDS"]
+__all__ = ["install", "ledger", "AckLedger", "DELIVER", "REWIND", "HOLE", "HOLE_REWINDS"]
 
 log = logging.getLogger(__name__)
 
+DELIVER, REWIND, HOLE = "deliver", "rewind", "hole"
 HOLE_REWINDS = 3  # rewinds to one offset that never arrives before it is taken as a hole
 HELD_LOG_EVERY_S = 30.0
 
@@ -71,6 +72,31 @@ class AckLedger(faust.Sensor):
 
     def on_message_out(self, tp, offset: int, message) -> None:
         self.acked[tp].add(offset)
+
+    def arrived(self, tp, offset: int) -> str:
+        """What to do with a fetched record: DELIVER it, REWIND (records before it were
+        skipped: seek back to the expected offset), or take the skipped offsets as a HOLE
+        after HOLE_REWINDS rewinds to the same offset brought nothing new."""
+        want = self.expected.get(tp)
+        if want is None or offset <= want:
+            return DELIVER  # the one due, or a repeat faust drops by its read offset
+        last, times = self.rewinds.get(tp, (None, 0))
+        times = times + 1 if last == want else 1
+        self.rewinds[tp] = (want, times)
+        return REWIND if times <= HOLE_REWINDS else HOLE
+
+    def delivered(self, tp, offset: int) -> None:
+        self.rewinds.pop(tp, None)
+        if offset >= self.expected.get(tp, offset):
+            self.expected[tp] = offset + 1
+
+    def unfinished(self, tp, committed: int, position: int) -> list[int]:
+        """Offsets a commit from `committed` to `position` would pass unfinished."""
+        finished = self.acked[tp]
+        return [o for o in range(committed, position) if o not in finished]
+
+    def committed(self, tp, position: int) -> None:
+        self.acked[tp] = {o for o in self.acked[tp] if o >= position}
 
     def forget(self, tp) -> None:
         for kept in (self.acked, self.expected, self.rewinds, self.held_logged):
@@ -109,27 +135,23 @@ def install() -> None:
         acks_enabled = self.app.topics.acks_enabled_for
         rewound: set = set()
         async for tp, message in original_getmany(self, timeout):
-            if tp in rewound or not acks_enabled(tp.topic):
-                if tp not in rewound:
-                    yield tp, message
+            if tp in rewound:
+                continue  # the rest of this batch for it: it comes again after the seek
+            if not acks_enabled(tp.topic):
+                yield tp, message
                 continue
-            offset, want = message.offset, book.expected.get(tp)
-            if want is not None and offset > want:
-                last, times = book.rewinds.get(tp, (None, 0))
-                times = times + 1 if last == want else 1
-                if times <= HOLE_REWINDS:
-                    log.warning("%s: offset %s arrived where %s was due; seeking back to %s (%s)",
-                                tp, offset, want, want, times)
-                    book.rewinds[tp] = (want, times)
-                    rewound.add(tp)
-                    await self.seek(tp, want)
-                    continue
-                log.warning("%s: offsets %s..%s never arrived after %s rewinds: a hole in the log, "
-                            "stepped over", tp, want, offset - 1, HOLE_REWINDS)
-                _count_as_done(self, book, tp, range(want, offset))
-            book.rewinds.pop(tp, None)
-            if want is None or offset >= want:
-                book.expected[tp] = offset + 1
+            step = book.arrived(tp, message.offset)
+            if step == REWIND:
+                log.warning("%s: offset %s arrived where %s was due; seeking back (%s)",
+                            tp, message.offset, book.expected[tp], book.rewinds[tp][1])
+                rewound.add(tp)
+                await self.seek(tp, book.expected[tp])
+                continue
+            if step == HOLE:
+                log.warning("%s: offsets before %s never arrived after %s rewinds: a hole in the "
+                            "log, stepped over", tp, message.offset, HOLE_REWINDS)
+                _count_as_done(self, book, tp, range(book.expected[tp], message.offset))
+            book.delivered(tp, message.offset)
             yield tp, message
 
     async def seek(self, partition, offset: int) -> None:
@@ -172,8 +194,7 @@ def install() -> None:
         for tp, position in offsets.items():
             committed = self._committed_offset[tp]
             if committed is not None:
-                finished = book.acked[tp]
-                missing = [o for o in range(committed, position) if o not in finished]
+                missing = book.unfinished(tp, committed, position)
                 if missing:
                     log.error("commit held: %s would move %s -> %s past unfinished offsets %s",
                               tp, committed, position, _span(missing))
@@ -183,7 +204,7 @@ def install() -> None:
             return False
         done = await original_commit_offsets(self, safe, start_new_transaction)
         for tp, position in safe.items():
-            book.acked[tp] = {o for o in book.acked[tp] if o >= position}
+            book.committed(tp, position)
         return done
 
     async def on_partitions_revoked(self, revoked) -> None:
