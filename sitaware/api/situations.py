@@ -26,6 +26,10 @@ __all__ = ["ClickHouseReader", "READER", "situations_query", "cells_query", "cel
            "get_situations", "get_cells"]
 
 SITUATION_TYPES = frozenset(get_args(SituationType))
+# ClickHouse answers that mean "busy or away, ask again later", not a bad query: memory
+# limit, timeout, too many queries, no free connection, socket timeout, network error.
+UNAVAILABLE_CODES = frozenset({241, 159, 202, 203, 209, 210})
+RETRY_AFTER_S = 5
 _BASE32 = "0123456789bcdefghjkmnpqrstuvwxyz"
 
 
@@ -39,7 +43,17 @@ class ClickHouseReader:
         self._clients: list = []
 
     async def rows(self, sql: str, params: dict) -> list[dict]:
-        return await asyncio.get_running_loop().run_in_executor(self._pool, self._rows, sql, params)
+        """The query's rows; 503 (with Retry-After) when ClickHouse is overloaded or away."""
+        from clickhouse_driver import errors
+
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._pool, self._rows, sql, params)
+        except (errors.NetworkError, errors.SocketTimeoutError, EOFError, OSError) as exc:
+            raise _unavailable(f"ClickHouse is unreachable ({type(exc).__name__})") from exc
+        except errors.ServerException as exc:
+            if exc.code not in UNAVAILABLE_CODES:
+                raise
+            raise _unavailable(f"ClickHouse is overloaded (code {exc.code})") from exc
 
     def _rows(self, sql: str, params: dict) -> list[dict]:
         client = getattr(self._local, "client", None)
@@ -63,6 +77,12 @@ class ClickHouseReader:
 
 
 READER = web.AppKey("clickhouse_reader", ClickHouseReader)
+
+
+def _unavailable(why: str) -> web.HTTPException:
+    error = fail(503, f"{why}; retry later", retry_after_s=RETRY_AFTER_S)
+    error.headers["Retry-After"] = str(RETRY_AFTER_S)
+    return error
 
 
 def _scope(district: str | None, scope: frozenset[str], params: dict) -> str:

@@ -7,6 +7,7 @@ actor (the run's tokens are unique) or, for refused anonymous calls, by a unique
 from __future__ import annotations
 
 import json
+import urllib.error
 import urllib.request
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -244,3 +245,20 @@ def test_units_latest_position_by_district(api, publish):
     assert mine(api.tokens["admin"]) == {f"PC-{run}-1": ("dispatched", "Nanhu"), f"PC-{run}-2": ("available", "Dongping")}
     assert mine(api.tokens["dispatcher"]) == {f"PC-{run}-1": ("dispatched", "Nanhu")}
     assert api.call("GET", "/api/units?district=Dongping", token=api.tokens["dispatcher"])[0] == 403
+
+
+def test_clickhouse_away_answers_503_with_retry_after(api_settings, tmp_path):
+    from tests.api.conftest import Api, _free_port
+
+    away = Api(api_settings.model_copy(update={"clickhouse_port": _free_port()}), tmp_path).start()
+    try:
+        request = urllib.request.Request(away.url + "/api/situations",
+                                         headers={"Authorization": f"Bearer {away.tokens['viewer']}"})
+        with pytest.raises(urllib.error.HTTPError) as answer:
+            urllib.request.urlopen(request, timeout=30)
+        assert answer.value.code == 503
+        assert answer.value.headers["Retry-After"] == "5"
+        body = json.loads(answer.value.read())
+        assert body["retry_after_s"] == 5 and "ClickHouse is unreachable" in body["error"]
+    finally:
+        away.stop()
