@@ -1,5 +1,6 @@
-"""Worker subprocesses for a benchmark run: `python -m sitaware.cli worker` on the run's
-settings (its own topic prefix), each with its own web port and state directory."""
+"""Worker subprocesses: `python -m sitaware.cli worker` on a run's settings (its own topic
+prefix), each with its own web port and state directory. Used by the benchmarks and, with
+fault injection added, by the tests."""
 
 from __future__ import annotations
 
@@ -48,21 +49,34 @@ class WorkerProcess:
         with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=timeout) as answer:
             return answer.read()
 
-    def ready(self) -> bool:
-        if self.proc.poll() is not None:
-            tail = self.log.read_text(errors="replace")[-2000:]
-            raise RuntimeError(f"worker on :{self.port} exited ({self.proc.returncode}):\n{tail}")
+    def health(self) -> dict | None:
+        """The worker's /health, or None while it does not answer."""
         try:
-            health = json.loads(self.get("/health", timeout=2))
+            return json.loads(self.get("/health", timeout=2))
         except (OSError, ValueError):
-            return False
-        return health.get("status") == "ok" and health.get("assigned_partitions", 0) > 0
+            return None
+
+    def ready(self) -> bool:
+        """Up and holding partitions; raises if the process has exited."""
+        if self.proc.poll() is not None:
+            tail = self.log.read_text(errors="replace")[-3000:]
+            raise RuntimeError(f"worker on :{self.port} exited ({self.proc.returncode}):\n{tail}")
+        health = self.health()
+        return bool(health and health.get("status") == "ok" and health.get("assigned_partitions", 0) > 0)
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
 
     def metrics(self) -> str:
         return self.get("/metrics").decode()
 
+    def kill(self) -> None:
+        """kill -9: no shutdown, no final commit."""
+        self.proc.kill()
+        self.proc.wait()
+
     def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
+        if not self.alive():
             return
         self.proc.terminate()
         try:

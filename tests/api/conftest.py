@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import urllib.error
@@ -16,6 +15,7 @@ import pytest
 from kafka import KafkaProducer
 
 from sitaware.api.auth import create_token
+from sitaware.bench.workers import free_port as _free_port
 from tests.conftest import isolated_topics, writer_client
 from tests.pipeline.conftest import poll
 
@@ -27,12 +27,6 @@ ACTORS = {
     "streamer": ("viewer", ["Nanhu"]),
     "page": ("dispatcher", []),
 }
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Api:

@@ -18,6 +18,7 @@ import pytest
 from sitaware.settings import Settings, load_settings
 from sitaware.stack.local import LocalStack
 from tests.conftest import isolated_topics
+from tests.pipeline.city import wait_stream_time
 from tests.pipeline.conftest import Feed, Worker, _free_port, poll
 
 # After stream time has passed the end of the run, the agents downstream of the clock
@@ -73,21 +74,6 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     raise AssertionError(f"no VmRSS for pid {pid}")
-
-
-def wait_stream_time(worker: Worker, mark: datetime, timeout: float) -> float:
-    """Wait until the worker's stream time passes `mark`; return the seconds it took."""
-    started = time.monotonic()
-
-    def passed():
-        stream_time = (worker.health() or {}).get("stream_time")
-        return stream_time is not None and datetime.fromisoformat(stream_time) >= mark
-
-    try:
-        poll(passed, timeout=timeout, interval=1.0, message=f"the worker's stream time to pass {mark}")
-    except AssertionError:
-        raise AssertionError(f"stream time did not pass {mark}; the worker's view: {worker.health()}") from None
-    return time.monotonic() - started
 
 
 def wait_under_way(worker: Worker, truth: dict, minutes: float = 5.0) -> float:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import io
 import json
-from collections import Counter, defaultdict
 import random
 import re
+import time
+from collections import Counter, defaultdict
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -86,22 +87,28 @@ def by_id(feed) -> dict[str, dict]:
     return {s["event_id"]: s for s in situation_records(feed)}
 
 
+def wait_stream_time(worker, mark: datetime, timeout: float) -> float:
+    """Wait until the worker's stream time passes `mark`; return the seconds it took."""
+    started = time.monotonic()
+
+    def passed():
+        stream_time = (worker.health() or {}).get("stream_time")
+        return stream_time is not None and datetime.fromisoformat(stream_time) >= mark
+
+    try:
+        poll(passed, timeout=timeout, interval=1.0, message=f"the worker's stream time to pass {mark}")
+    except AssertionError:
+        raise AssertionError(f"stream time did not pass {mark}; the worker's view: {worker.health()}") from None
+    return time.monotonic() - started
+
+
 def wait_for_city(feed, worker, truth: dict, records: Path, timeout: float = 300) -> dict[str, dict]:
     """Wait until the worker has judged the whole run; return the situations by event_id.
     `timeout`: for the last situations once stream time has passed the end of the run — the
     sector and unit agents work through internal topics that trail the feeds, and on a loaded
     machine they may need minutes more."""
     injections = [i for i in truth["injections"] if i["type"] in INJECTED_KINDS]
-    end = datetime.fromisoformat(truth["end"])
-
-    def caught_up():
-        stream_time = (worker.health() or {}).get("stream_time")
-        return stream_time and datetime.fromisoformat(stream_time) >= end
-
-    try:
-        poll(caught_up, timeout=600, message="the worker's stream time to pass the end of the run")
-    except AssertionError:
-        raise AssertionError(f"stream time did not pass {end}; the worker's view: {worker.health()}") from None
+    wait_stream_time(worker, datetime.fromisoformat(truth["end"]), timeout=600)
     received = {value["alarm_id"] for topic, _, value in load_records(records)
                 if topic == "alarms" and value["status"] == "received"}
 

@@ -3,24 +3,17 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 
 import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
+from sitaware.bench.workers import WorkerProcess, free_port
 from tests.conftest import isolated_topics
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+_free_port = free_port  # one for every test module
 
 
 def poll(condition, timeout: float = 60.0, interval: float = 0.5, message: str = "condition"):
@@ -35,44 +28,13 @@ def poll(condition, timeout: float = 60.0, interval: float = 0.5, message: str =
         time.sleep(interval)
 
 
-class Worker:
-    def __init__(self, settings, tmp_path):
-        self.settings = settings
-        self.port = _free_port()
-        self.datadir = tmp_path / f"worker-{self.port}"
-        self.log = tmp_path / f"worker-{self.port}.log"
-        self.proc: subprocess.Popen | None = None
-
-    def env(self) -> dict[str, str]:
-        return {**os.environ, **self.settings.as_env()}
+class Worker(WorkerProcess):
+    """A worker for a test: started when ready, and faults to inject."""
 
     def start(self) -> "Worker":
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "sitaware.cli", "worker", "--web-port", str(self.port),
-             "--datadir", str(self.datadir), "--loglevel", "warning"],
-            env=self.env(), stdout=open(self.log, "ab"), stderr=subprocess.STDOUT,
-        )
+        super().start()
         poll(self.ready, timeout=90, message=f"worker on :{self.port} to be assigned partitions")
         return self
-
-    def health(self) -> dict | None:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=2) as r:
-                return json.loads(r.read())
-        except OSError:
-            return None
-
-    def ready(self) -> bool:
-        assert self.proc.poll() is None, f"worker exited:\n{self.log.read_text()[-3000:]}"
-        health = self.health()
-        return bool(health and health["status"] == "ok" and health["assigned_partitions"] > 0)
-
-    def metrics(self) -> str:
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=5) as r:
-            return r.read().decode()
-
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
 
     def stream_time(self):
         """The worker's stream time (/health), or None before it has one."""
@@ -87,20 +49,6 @@ class Worker:
 
     def resume(self) -> None:
         self.proc.send_signal(signal.SIGCONT)
-
-    def kill(self) -> None:
-        """kill -9: no shutdown, no final commit."""
-        self.proc.kill()
-        self.proc.wait()
-
-    def stop(self) -> None:
-        if self.alive():
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
 
 
 class Feed:

@@ -7,7 +7,6 @@ import asyncio
 import logging
 import os
 import shlex
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +22,7 @@ from kafka.admin import NewTopic
 from kafka.errors import KafkaTimeoutError
 from pydantic import SecretStr
 
+from sitaware.bench.workers import free_port as _free_port
 from sitaware.errors import StackError
 from sitaware.settings import Settings, load_settings
 from sitaware.stack.local import LocalStack
@@ -33,12 +33,6 @@ pytestmark = pytest.mark.stack
 
 # A refused client must give up quickly: kafka-python retries its bootstrap until this.
 REFUSAL_MS = 3000
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:

@@ -12,17 +12,12 @@ import pytest
 from clickhouse_driver import Client
 from kafka import KafkaAdminClient
 
+from sitaware.bench.workers import free_port as _free_port
 from sitaware.errors import StackError
 from sitaware.settings import load_settings
 from sitaware.stack.kafka import KafkaBroker
 from sitaware.stack.local import LocalStack
 from sitaware.stack.process import port_is_free
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
