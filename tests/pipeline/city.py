@@ -79,6 +79,19 @@ def detected_arrivals(found: dict[str, dict]) -> set[tuple[str, str]]:
     return {tuple(s["evidence"][:2]) for s in found.values() if s["type"] == "arrival_detected"}
 
 
+def arrivals_in_lifecycle(snapshot: dict, found: dict[str, dict]) -> bool:
+    """Has every detected arrival reached `alarm_lifecycle` (its alarm's arrived_at at or
+    before it)? The unit agent's arrival signal reaches the alarm agent through an internal
+    topic, after the arrival_detected situation itself."""
+    arrived = {row[0]: row[2] for row in snapshot["lifecycle"]}
+    for s in found.values():
+        if s["type"] == "arrival_detected":
+            at = arrived.get(s["evidence"][0])
+            if at is None or at > datetime.fromisoformat(s["event_time"]):
+                return False
+    return True
+
+
 def situation_records(feed) -> list[dict]:
     return [json.loads(r.value) for r in feed.read_all("situations")]
 

@@ -10,6 +10,7 @@ from datetime import datetime
 import pytest
 
 from tests.pipeline.city import (
+    arrivals_in_lifecycle,
     assert_flows_exact,
     city_rows,
     clickhouse,
@@ -47,8 +48,10 @@ def test_a_replay_from_the_start_gives_the_same_ids_and_rows(run_settings, worke
     assert detected_arrivals(found) == expected_arrivals(records)
     expected, snapshot = city_rows(settings, records)
     client = clickhouse(settings)
-    before = poll(lambda: (s := snapshot(client))["counts"] == dict(expected) and s, timeout=120,
-                  message="alarm_counts_1m FINAL equal to the produced alarms")
+    # The first run is complete, arrivals in the lifecycle included, before it is stopped.
+    before = poll(lambda: (s := snapshot(client))["counts"] == dict(expected) and arrivals_in_lifecycle(s, found)
+                  and s, timeout=120,
+                  message="alarm_counts_1m FINAL equal to the produced alarms, every detected arrival in alarm_lifecycle")
     worker.stop()
     first_run = feed.read_all("situations")
     ids_before = _settled(first_run, end)
