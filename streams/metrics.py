@@ -10,6 +10,7 @@ __all__ = [
     "LATE_RECORDS",
     "SITUATIONS",
     "SINK_ROWS",
+    "SINK_RECORDS",
     "SINK_BATCHES",
     "SINK_ERRORS",
     "SINK_LATENCY",
@@ -25,6 +26,9 @@ DEAD_LETTERS = Counter("sitaware_dead_letters_total", "Records sent to dead-lett
 LATE_RECORDS = Counter("sitaware_late_records_total", "Records beyond the allowed lateness", ["topic"])
 SITUATIONS = Counter("sitaware_situations_total", "Situations emitted", ["type"])
 SINK_ROWS = Counter("sitaware_sink_rows_total", "Rows written to ClickHouse", ["table"])
+# Rows are collapsed per key before an insert, so records taken outnumber rows written.
+SINK_RECORDS = Counter("sitaware_sink_records_total",
+                       "Records of the rows topic handled (written to ClickHouse or dead-lettered), before their ack")
 SINK_BATCHES = Counter("sitaware_sink_batches_total", "Insert batches written to ClickHouse", ["table"])
 SINK_ERRORS = Counter("sitaware_sink_errors_total", "Failed ClickHouse inserts (retried)", ["table", "kind"])
 SINK_LATENCY = Histogram(

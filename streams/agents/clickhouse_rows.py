@@ -14,6 +14,7 @@ from collections import defaultdict
 import orjson
 
 from sinks.clickhouse.sink import ClickHouseSink, PermanentInsertError
+from streams.metrics import SINK_RECORDS
 from topics.codec import Rejection
 
 __all__ = ["register", "BATCH_ROWS", "BATCH_SECONDS"]
@@ -51,6 +52,7 @@ def register(pipeline) -> None:
                                 key=event.message.key, value=event.message.value,
                                 headers=_headers(event, Rejection("process", "PermanentInsertError", str(row_exc)[:300])),
                             )
+            SINK_RECORDS.inc(len(events))  # all handled: take() acks them when this body ends
 
     app.sink = sink
 
