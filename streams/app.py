@@ -350,7 +350,6 @@ def create_pipeline(
     # every stream waits until it drains (faust's default of 100 stalls the agents on each
     # burst of writes several times a second; "producer buffer full" in the log).
     app.producer.buffer.max_messages = PRODUCER_BUFFER_MESSAGES
-    commits.ledger(app)  # what the streams finished: no commit passes anything else
     pipeline = Pipeline(settings=settings, app=app)
     from streams.agents import register
     from streams.web import register_pages

@@ -23,28 +23,25 @@ What this module does instead, per partition of a topic the streams ack:
   for it is dropped, so they come again, in order. Three rewinds to the same offset
   without it ever arriving mean a real hole in the log, which is then stepped over and
   counted as done;
-- the new commit position is the end of the run of acked offsets starting at the
-  committed position, or nothing; and every commit is checked against an `AckLedger` of
-  what the streams finished since the partition was assigned: one that would pass an
-  unfinished record is refused and logged (`commit held`);
+- the new commit position is the end of the run of acked offsets (faust's own `_acked`,
+  filled by every stream's acks and by nothing else now) starting at the committed
+  position, or nothing: an unfinished record at the position holds the commit, and the
+  log says so (`commit held`) every 30 s while it lasts;
 - a partition never committed (or committed below the log start, after retention) is
   sought to the log start on every seek, which becomes its committed position.
 
-`install()` patches faust's consumer class once; `ledger(app)` must be called before the
-app starts.
+`install()` patches faust's consumer class once, before the app is created.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections import defaultdict
 
-import faust
 from faust.transport import consumer as faust_consumer
 from faust.utils.functional import consecutive_numbers
 
-__all__ = ["install", "ledger", "AckLedger", "DELIVER", "REWIND", "HOLE", "HOLE_REWINDS"]
+__all__ = ["install", "DeliveryBook", "DELIVER", "REWIND", "HOLE", "HOLE_REWINDS"]
 
 log = logging.getLogger(__name__)
 
@@ -55,23 +52,13 @@ HELD_LOG_EVERY_S = 30.0
 _installed = False
 
 
-class AckLedger(faust.Sensor):
-    """Offsets every stream has finished, per partition, since it was assigned; and the
-    next offset each partition is expected to deliver.
+class DeliveryBook:
+    """Per partition of a consumer: the next offset the streams are due, and rewinds."""
 
-    faust acks through `Consumer.ack` or, in its compiled stream iterator, inline; both
-    end in `on_message_out` when the last stream is done, except the conductor's acks of
-    undecodable records, which the patched `Consumer.ack` records."""
-
-    def __init__(self, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.acked: defaultdict[object, set[int]] = defaultdict(set)
+    def __init__(self) -> None:
         self.expected: dict = {}  # tp -> next offset to hand to the streams
         self.rewinds: dict = {}  # tp -> (offset, times sought back to it)
         self.held_logged: dict = {}  # tp -> monotonic time of the last "held" warning
-
-    def on_message_out(self, tp, offset: int, message) -> None:
-        self.acked[tp].add(offset)
 
     def arrived(self, tp, offset: int) -> str:
         """What to do with a fetched record: DELIVER it, REWIND (records before it were
@@ -90,26 +77,16 @@ class AckLedger(faust.Sensor):
         if offset >= self.expected.get(tp, offset):
             self.expected[tp] = offset + 1
 
-    def unfinished(self, tp, committed: int, position: int) -> list[int]:
-        """Offsets a commit from `committed` to `position` would pass unfinished."""
-        finished = self.acked[tp]
-        return [o for o in range(committed, position) if o not in finished]
-
-    def committed(self, tp, position: int) -> None:
-        self.acked[tp] = {o for o in self.acked[tp] if o >= position}
-
     def forget(self, tp) -> None:
-        for kept in (self.acked, self.expected, self.rewinds, self.held_logged):
+        for kept in (self.expected, self.rewinds, self.held_logged):
             kept.pop(tp, None)
 
 
-def ledger(app) -> AckLedger:
-    """The app's ledger, added to its sensors the first time it is asked for."""
-    found = app.__dict__.get("_sitaware_ack_ledger")
-    if found is None:
-        found = app.__dict__["_sitaware_ack_ledger"] = AckLedger()
-        app.sensors.add(found)
-    return found
+def _book(consumer) -> DeliveryBook:
+    book = consumer.__dict__.get("_sitaware_delivery")
+    if book is None:
+        book = consumer.__dict__["_sitaware_delivery"] = DeliveryBook()
+    return book
 
 
 def install() -> None:
@@ -117,21 +94,13 @@ def install() -> None:
     if _installed:
         return
     Consumer = faust_consumer.Consumer
-    original_ack = Consumer.ack
-    original_commit_offsets = Consumer._commit_offsets
     original_revoked = Consumer.on_partitions_revoked
     original_perform_seek = Consumer.perform_seek
     original_seek = Consumer.seek
     original_getmany = Consumer.getmany
 
-    def ack(self, message) -> bool:
-        newly = original_ack(self, message)
-        if newly:
-            ledger(self.app).acked[message.tp].add(message.offset)
-        return newly
-
     async def getmany(self, timeout: float):
-        book = ledger(self.app)
+        book = _book(self)
         acks_enabled = self.app.topics.acks_enabled_for
         rewound: set = set()
         async for tp, message in original_getmany(self, timeout):
@@ -150,13 +119,13 @@ def install() -> None:
             if step == HOLE:
                 log.warning("%s: offsets before %s never arrived after %s rewinds: a hole in the "
                             "log, stepped over", tp, message.offset, HOLE_REWINDS)
-                _count_as_done(self, book, tp, range(book.expected[tp], message.offset))
+                _count_as_done(self, tp, range(book.expected[tp], message.offset))
             book.delivered(tp, message.offset)
             yield tp, message
 
     async def seek(self, partition, offset: int) -> None:
         await original_seek(self, partition, offset)
-        ledger(self.app).expected[partition] = offset
+        _book(self).expected[partition] = offset
 
     async def perform_seek(self) -> None:
         await original_perform_seek(self)
@@ -165,7 +134,7 @@ def install() -> None:
         if not tps:
             return
         starts = await self.earliest_offsets(*tps)
-        book = ledger(self.app)
+        book = _book(self)
         for tp in tps:
             start, committed = starts.get(tp), self._committed_offset.get(tp)
             if start is not None and (committed is None or committed < start):
@@ -188,27 +157,8 @@ def install() -> None:
         self._acked_index[tp].difference_update(batch)
         return batch[-1] + 1
 
-    async def _commit_offsets(self, offsets, start_new_transaction: bool = True) -> bool:
-        book = ledger(self.app)
-        safe = {}
-        for tp, position in offsets.items():
-            committed = self._committed_offset[tp]
-            if committed is not None:
-                missing = book.unfinished(tp, committed, position)
-                if missing:
-                    log.error("commit held: %s would move %s -> %s past unfinished offsets %s",
-                              tp, committed, position, _span(missing))
-                    continue
-            safe[tp] = position
-        if not safe:
-            return False
-        done = await original_commit_offsets(self, safe, start_new_transaction)
-        for tp, position in safe.items():
-            book.committed(tp, position)
-        return done
-
     async def on_partitions_revoked(self, revoked) -> None:
-        book = ledger(self.app)
+        book = _book(self)
         for tp in revoked:
             book.forget(tp)
         await original_revoked(self, revoked)
@@ -216,30 +166,23 @@ def install() -> None:
     async def _add_gap(self, tp, offset_from: int, offset_to: int) -> None:
         pass  # `getmany` above never hands over a record past a skipped one
 
-    Consumer.ack = ack
     Consumer.getmany = getmany
     Consumer.seek = seek
     Consumer.perform_seek = perform_seek
     Consumer._new_offset = _new_offset
-    Consumer._commit_offsets = _commit_offsets
     Consumer.on_partitions_revoked = on_partitions_revoked
     Consumer._add_gap = _add_gap
     _installed = True
 
 
-def _count_as_done(consumer, book: AckLedger, tp, offsets: range) -> None:
+def _count_as_done(consumer, tp, offsets: range) -> None:
     consumer._acked[tp].extend(offsets)
     consumer._acked_index[tp].update(offsets)
-    book.acked[tp].update(offsets)
 
 
 def _log_held(consumer, tp, why: str) -> None:
-    book = ledger(consumer.app)
+    book = _book(consumer)
     now = time.monotonic()
     if now - book.held_logged.get(tp, 0.0) >= HELD_LOG_EVERY_S:
         book.held_logged[tp] = now
         log.warning("commit held: %s %s", tp, why)
-
-
-def _span(offsets: list[int]) -> str:
-    return f"{offsets[0]}..{offsets[-1]} ({len(offsets)})" if len(offsets) > 3 else str(offsets)

@@ -11,13 +11,13 @@ import pytest
 from faust.transport import consumer as faust_consumer
 
 from streams import commits
-from streams.commits import DELIVER, HOLE, HOLE_REWINDS, REWIND, AckLedger
+from streams.commits import DELIVER, HOLE, HOLE_REWINDS, REWIND, DeliveryBook
 
 TP = ("t.alert-candidates", 0)
 
 
 def test_records_are_delivered_in_offset_order_from_the_expected_one():
-    book = AckLedger()
+    book = DeliveryBook()
     assert book.arrived(TP, 40) == DELIVER  # nothing expected yet: a new assignment
     book.delivered(TP, 40)
     assert book.arrived(TP, 41) == DELIVER
@@ -29,7 +29,7 @@ def test_records_are_delivered_in_offset_order_from_the_expected_one():
 
 
 def test_a_record_past_skipped_ones_rewinds_until_they_come_and_a_real_hole_is_stepped_over():
-    book = AckLedger()
+    book = DeliveryBook()
     book.expected[TP] = 10
     assert book.arrived(TP, 18) == REWIND  # 10..17 were skipped: seek back to 10
     book.delivered(TP, 10)  # they came
@@ -39,20 +39,9 @@ def test_a_record_past_skipped_ones_rewinds_until_they_come_and_a_real_hole_is_s
     assert steps == [REWIND] * HOLE_REWINDS + [HOLE]  # 20..24 never come: a hole in the log
 
 
-def test_a_commit_passes_only_finished_offsets():
-    book = AckLedger()
-    for offset in (5, 6, 8):
-        book.on_message_out(TP, offset, None)
-    assert book.unfinished(TP, 5, 7) == []
-    assert book.unfinished(TP, 5, 9) == [7]
-    book.committed(TP, 7)
-    assert book.acked[TP] == {8}
-
-
 def _consumer(committed, acked):
     return SimpleNamespace(_acked=defaultdict(list, {TP: list(acked)}), _acked_index=defaultdict(set),
-                           _committed_offset=defaultdict(lambda: None, {TP: committed}),
-                           app=SimpleNamespace(sensors=set()))
+                           _committed_offset=defaultdict(lambda: None, {TP: committed}))
 
 
 @pytest.mark.parametrize("committed, acked, expected", [
