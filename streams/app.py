@@ -33,7 +33,7 @@ from sitaware.settings import Settings
 from streams import commits
 from streams.clock import StreamClock
 from streams.deadletters import reject
-from streams.metrics import RECORDS_IN, SITUATIONS
+from streams.metrics import SITUATIONS, records_in
 from topics import specs
 from topics.codec import Decoded, Rejection, decode_record
 from topics.pii import pseudonym
@@ -237,7 +237,7 @@ class Pipeline:
     async def admit(self, event: faust.types.EventT, feed: str, model) -> object | None:
         """Decode, validate and check lateness; a rejected record goes to its topic."""
         message = event.message
-        RECORDS_IN.labels(message.topic).inc()
+        records_in(message.topic).inc()
         decoded: Decoded = decode_record(message.value, model)
         if decoded.rejection is not None:
             await self.reject(event, decoded.rejection)

@@ -85,9 +85,9 @@ class StreamClock:
         wall_now = self.wall()
         feeds: dict[str, float] = {}
         for (feed, partition), (max_s, seen_wall) in self._partitions.items():
-            offset = self._offsets.get((feed, partition))
-            waiting = self.backlog(feed, partition, offset)
-            if waiting or wall_now - seen_wall < self.idle_after_s:
+            # Asking the consumer about a backlog costs more than the rest of this loop, and
+            # only matters for a partition that has been quiet for `idle_after`.
+            if wall_now - seen_wall < self.idle_after_s or self.backlog(feed, partition, self._offsets.get((feed, partition))):
                 feeds[feed] = min(feeds.get(feed, max_s), max_s)
         if feeds:
             candidate = min(feeds.values())

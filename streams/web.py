@@ -1,11 +1,13 @@
-"""The worker's HTTP pages: `/health` and Prometheus `/metrics` (Faust's own and ours)."""
+"""The worker's HTTP pages: `/health` and Prometheus `/metrics` (ours, and Faust's own
+sensors when `SITAWARE_WORKER_FAUST_METRICS` is on)."""
 
 from __future__ import annotations
 
 import time
 
+from aiohttp.web import Response
 from faust.sensors.prometheus import setup_prometheus_sensors
-from prometheus_client import REGISTRY
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
 from streams.metrics import CONSUMER_LAG, STREAM_TIME_BEHIND
 
@@ -14,7 +16,10 @@ __all__ = ["register_pages"]
 
 def register_pages(pipeline) -> None:
     app = pipeline.app
-    setup_prometheus_sensors(app, pattern="/metrics", registry=REGISTRY, name_prefix="sitaware_faust")
+    if pipeline.settings.worker_faust_metrics:
+        setup_prometheus_sensors(app, pattern="/metrics", registry=REGISTRY, name_prefix="sitaware_faust")
+    else:
+        serve_metrics(app)
     register_gauges(pipeline)
 
     @app.page("/health")
@@ -29,6 +34,16 @@ def register_pages(pipeline) -> None:
             "reference": pipeline.reference.describe(),
         }
         return self.json(body)
+
+
+def serve_metrics(app) -> None:
+    """/metrics with sitaware's metrics only (what `setup_prometheus_sensors` serves, minus
+    Faust's per-event sensors)."""
+
+    @app.page("/metrics")
+    async def metrics(self, request):
+        # As faust's own handler does: aiohttp refuses a charset in `content_type`.
+        return Response(body=generate_latest(REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
 def register_gauges(pipeline, interval: float = 5.0) -> None:

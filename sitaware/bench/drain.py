@@ -9,8 +9,8 @@ and time how long it takes to consume every feed record and drain every topic it
 from its first record to the end of the drain, idle time included (`--idle`), so waiting
 shows as well as CPU.
 
-Prints one JSON line: records, seconds (to within the 5 s the worker's lag gauge takes to
-refresh), events/s, worker CPU cores, peak RSS, ClickHouse rows and inserts.
+Prints one JSON line: records, seconds (to within the second the worker takes to commit
+what it did), events/s, worker CPU cores, peak RSS, ClickHouse rows and inserts.
 """
 
 from __future__ import annotations
@@ -71,6 +71,7 @@ def drain(settings: Settings, records: int, partitions: int, timeout: float, wor
         produce_backlog(settings, records, minutes=max(10.0, records / 40 / 60))
         worker = WorkerProcess(settings, workdir).start()
         probe = Probe(settings, [worker])
+        lag = GroupLag(settings, admin)
         try:
             wait_all_ready([worker], timeout=120)
             spy = _profiler(worker.pid, profile) if profile else None
@@ -87,7 +88,7 @@ def drain(settings: Settings, records: int, partitions: int, timeout: float, wor
                 last = sample
                 if consumed_at is None and sample.records_in >= records:
                     consumed_at = sample.t
-                backlog = _work_lag(worker.metrics())
+                backlog = lag.records()
                 if int(sample.t) % 10 == 0:
                     print(f"drain: {sample.records_in:.0f}/{records} in, work lag {backlog:.0f}", file=sys.stderr)
                 if consumed_at is not None and backlog <= settle:
@@ -108,6 +109,7 @@ def drain(settings: Settings, records: int, partitions: int, timeout: float, wor
                 "sink_batches": last.sink_batches,
             }
         finally:
+            lag.close()
             worker.stop()
     finally:
         mine = [t for t in admin.list_topics() if t.startswith(settings.topic_prefix)]
@@ -116,12 +118,35 @@ def drain(settings: Settings, records: int, partitions: int, timeout: float, wor
         admin.close()
 
 
-def _work_lag(metrics: str) -> float:
-    """Records waiting in the topics the agents read (changelogs are only replayed on recovery)."""
-    from prometheus_client.parser import text_string_to_metric_families
+class GroupLag:
+    """Records the worker's group has yet to finish in the topics its agents read: feeds,
+    `situations` and the internal topics (changelogs are only replayed on recovery), as end
+    offsets minus the group's committed offsets, asked of the broker (the worker's own lag
+    gauge refreshes every 5 s: too coarse to time a drain by)."""
 
-    return sum(s.value for family in text_string_to_metric_families(metrics) for s in family.samples
-               if s.name == "sitaware_consumer_lag" and not s.labels.get("topic", "").endswith("-changelog"))
+    def __init__(self, settings: Settings, admin) -> None:
+        from kafka import KafkaConsumer
+
+        from topics.specs import SITUATIONS, app_id
+
+        self.admin, self.group = admin, app_id(settings)
+        self.topics = [settings.topic(t) for t in (*FEEDS, SITUATIONS)]
+        self.internal_prefix = f"{self.group}-"
+        self.consumer = KafkaConsumer(**settings.kafka_python_config(), enable_auto_commit=False)
+
+    def records(self) -> float:
+        from kafka import TopicPartition
+
+        topics = [*self.topics, *(t for t in self.admin.list_topics() if t.startswith(self.internal_prefix)
+                                   and not t.endswith("-changelog") and "__assignor" not in t)]
+        parts = [TopicPartition(t, p) for t in topics for p in (self.consumer.partitions_for_topic(t) or ())]
+        ends = self.consumer.end_offsets(parts)
+        committed = self.admin.list_group_offsets({self.group: parts})[self.group]
+        done = {tp: o.offset for tp, o in committed.items() if o is not None and o.offset >= 0}
+        return float(sum(max(0, end - done.get(tp, 0)) for tp, end in ends.items()))
+
+    def close(self) -> None:
+        self.consumer.close()
 
 
 def _profiler(pid: int, output: Path) -> subprocess.Popen:

@@ -2,7 +2,9 @@
 with the fleet's recent positions, by sector (`streams/sectors.py`).
 
 Input `<app>-sectors` (key sector) carries three kinds of record:
-  - ping       a unit position, from the unit agent, copied to every sector within 10 km;
+  - pings      unit positions, from the unit agent: each ping is copied to every sector
+               within 10 km, one record per sector per batch the unit agent took (a
+               `ping` record holds a single position, as older workers sent);
   - alarm      a received alarm, from the alarm agent, to its own sector;
   - watermark  from each `patrol-gps` and `alarms` partition's owner, every tick: no more
                pings (alarms) from that partition older than `ts` will come.
@@ -10,8 +12,10 @@ A two-sided watermark join: an alarm is judged once every patrol-gps partition's
 has passed its ts, so it sees exactly the positions with ts <= A.ts, whatever order and
 pace the feeds were consumed in; a ping is forgotten only once every alarms partition's
 watermark says no alarm that could need it is still to come. Tables (keyed "<sector>|...", so they live in
-the sector's partition): `fleet` (one key per ping) and `sector-alarms` (pending or done).
-The in-memory index of both is a cache of the tables, rebuilt after each rebalance.
+the sector's partition): `fleet` and `sector-alarms` (pending or done). A `fleet` key
+holds the new positions of one pings record ("<sector>|<offset>"), so a batch costs one
+changelog write, and it is deleted once none of its positions is held any more. The
+in-memory index of both is a cache of the tables, rebuilt after each rebalance.
 """
 
 from __future__ import annotations
@@ -43,6 +47,12 @@ def _latest_at(held: list[UnitPosition], at: datetime) -> UnitPosition | None:
     return held[before - 1] if before else None
 
 
+def _batch_order(item: tuple[str, object]) -> tuple[str, int]:
+    """Fleet keys by sector, then by the offset of their pings record (first come holds)."""
+    sector, _, rest = item[0].partition("|")
+    return sector, int(rest) if rest.isdigit() else -1
+
+
 def register(pipeline) -> None:
     app, settings = pipeline.app, pipeline.settings
     n = settings.topic_partitions
@@ -57,16 +67,27 @@ def register(pipeline) -> None:
     # partition -> (feed, source partition) -> watermark
     watermarks: dict[int, dict[tuple[str, int], datetime]] = defaultdict(dict)
     done: dict[int, dict[str, datetime]] = defaultdict(dict)  # judged keys kept to dedupe
+    # Which fleet key holds each held position, and how many held positions each key has
+    # (partition -> key -> count); keys that hold none after a rebuild wait to be deleted
+    # in their partition's stream context.
+    origin: dict[tuple[str, str, datetime], str] = {}
+    holding: dict[int, dict[str, int]] = defaultdict(dict)
+    unheld: dict[int, list[str]] = defaultdict(list)
+
     def rebuild() -> None:
         positions.clear()
         pending.clear()
-        for key, value in fleet.items():
-            sector, unit_id, _ = key.split("|", 2)
-            p = UnitPosition.model_validate(value)
-            positions[partition_of(sector, n)][sector].setdefault(unit_id, []).append(p)
-        for units in positions.values():
-            for pings in (u for s in units.values() for u in s.values()):
-                pings.sort(key=lambda p: p.ts)
+        origin.clear()
+        holding.clear()
+        unheld.clear()
+        for key, value in sorted(fleet.items(), key=_batch_order):
+            sector = key.split("|", 1)[0]
+            partition = partition_of(sector, n)
+            # A list per pings record; a single position in keys written by older workers.
+            held = [p for raw in (value if isinstance(value, list) else [value])
+                    if hold(partition, sector, UnitPosition.model_validate(raw), key)]
+            if not held:
+                unheld[partition].append(key)
         done.clear()
         for key, value in judged.items():
             alarm = Alarm.model_validate(value["alarm"])
@@ -78,22 +99,47 @@ def register(pipeline) -> None:
 
     index = RebalanceCache(app, rebuild)
 
-    def on_ping(partition: int, sector: str, position: UnitPosition) -> None:
+    def hold(partition: int, sector: str, position: UnitPosition, key: str) -> bool:
+        """Index a position under fleet key `key`; False if it is held already (re-delivered)."""
         held = positions[partition][sector].setdefault(position.unit_id, [])
         at = bisect_left(held, position.ts, key=_ts)  # held is in ts order
         if at < len(held) and held[at].ts == position.ts:
-            return  # re-delivered
-        fleet[f"{sector}|{position.unit_id}|{position.ts.isoformat()}"] = position.model_dump(mode="json")
+            return False
         held.insert(at, position)
+        origin[(sector, position.unit_id, position.ts)] = key
+        holding[partition][key] = holding[partition].get(key, 0) + 1
+        return True
+
+    def release(partition: int, sector: str, position: UnitPosition) -> None:
+        key = origin.pop((sector, position.unit_id, position.ts), None)
+        if key is None:
+            return
+        left = holding[partition][key] - 1
+        if left:
+            holding[partition][key] = left
+        else:
+            del holding[partition][key]
+            fleet.pop(key, None)
+
+    def on_pings(partition: int, sector: str, offset: int, raw_positions: list[dict]) -> None:
+        for key in unheld.pop(partition, ()):
+            fleet.pop(key, None)
+        key = f"{sector}|{offset}"
+        new = [(raw, p) for raw in raw_positions
+               if hold(partition, sector, p := UnitPosition.model_validate(raw), key)]
+        if not new:
+            return  # all re-delivered
+        fleet[key] = [raw for raw, _ in new]
         alarms_passed = feed_watermark(partition, "alarms")
         if alarms_passed is None:
             return  # not every alarms partition has spoken: any ping may still be needed
         # Keep what an alarm still to come, or one waiting for the GPS watermark, may need.
         oldest_pending = min((a.ts for a in pending[partition].values()), default=alarms_passed)
-        horizon = min(alarms_passed, oldest_pending, held[-1].ts) - keep
-        while len(held) > 1 and held[0].ts < horizon:
-            old = held.pop(0)  # older than any alarm still judged can need
-            fleet.pop(f"{sector}|{old.unit_id}|{old.ts.isoformat()}", None)
+        for unit_id in {p.unit_id for _, p in new}:
+            held = positions[partition][sector][unit_id]
+            horizon = min(alarms_passed, oldest_pending, held[-1].ts) - keep
+            while len(held) > 1 and held[0].ts < horizon:
+                release(partition, sector, held.pop(0))  # older than any alarm still judged can need
 
     async def on_alarm(partition: int, sector: str, alarm: Alarm) -> None:
         key = f"{sector}|{alarm.alarm_id}"
@@ -150,8 +196,10 @@ def register(pipeline) -> None:
                     await judge_due(partition)
                     continue
                 sector = event.message.key.decode()
-                if kind == "ping":
-                    on_ping(partition, sector, UnitPosition.model_validate(message["position"]))
+                if kind == "pings":
+                    on_pings(partition, sector, event.message.offset, message["positions"])
+                elif kind == "ping":
+                    on_pings(partition, sector, event.message.offset, [message["position"]])
                 elif kind == "alarm":
                     await on_alarm(partition, sector, Alarm.model_validate(message["alarm"]))
                     await judge_due(partition)
