@@ -33,6 +33,7 @@ def test_bench_smoke_writes_every_figure_and_a_plot(stack_settings, tmp_path):
         assert math.isfinite(value), (key, value)
     assert report["machine"]["cores"] >= 1
     assert report["offered_rates"]
+    assert report["active_keys"] > 0  # the entities the load sent (units at least)
     assert "pipeline throughput" in proc.stdout  # the readable table
 
     plot = tmp_path / "r.png"

@@ -66,6 +66,9 @@ class Replay:
             raise ValueError("empty record pool")
         self.records, self.prefix = records, prefix
         self.index, self.lap = 0, 0
+        # The entities the worker keeps state for, as sent so far: units, alarms,
+        # checkpoints (the feeds' keys) and plates (the plate agent's key).
+        self.active: set[str] = set()
 
     def next(self, ts: str) -> tuple[str, bytes, bytes, str | None]:
         """(topic, key, value, alarm_id if a received alarm)."""
@@ -77,6 +80,9 @@ class Replay:
                     value[name] = f"{value[name]}.{self.lap}"
             if record.topic == ALARMS:
                 key = value["alarm_id"]
+        self.active.add(f"{record.topic}:{key}")
+        if "plate" in value:
+            self.active.add(f"plate:{value['plate']}")
         self.index += 1
         if self.index == len(self.records):
             self.index, self.lap = 0, self.lap + 1
@@ -92,6 +98,7 @@ class LoadStep:
     started_at: float = 0.0  # wall clock (time.time())
     ended_at: float = 0.0
     alarms: dict[str, float] = field(default_factory=dict)  # received alarm_id -> produce time
+    active_keys: int = 0  # distinct units, alarms, checkpoints and plates sent since the run began
 
     @property
     def achieved_rate(self) -> float:
@@ -146,7 +153,7 @@ class _Sender:
                     alarms[alarm_id] = wall
                 sent += 1
         self.producer.flush()
-        step.sent, step.ended_at = sent, time.time()
+        step.sent, step.ended_at, step.active_keys = sent, time.time(), len(replay.active)
         return step
 
     def close(self) -> None:

@@ -18,7 +18,7 @@ __all__ = ["build_report", "machine_info", "render_table", "write_json", "write_
 REQUIRED_KEYS = (
     "pipeline_events_per_s", "baseline_consume_events_per_s", "ratio_vs_baseline",
     "p50_latency_ms", "p99_latency_ms", "clickhouse_sink_rows_per_s", "clickhouse_bare_rows_per_s",
-    "sink_ratio", "rss_mb", "events_per_s_per_core",
+    "sink_ratio", "rss_mb", "events_per_s_per_core", "rss_mb_per_1k_active_keys",
 )
 
 
@@ -75,6 +75,7 @@ def build_report(raw: dict, machine: dict, design_rate: float) -> dict:
     consume = raw["baseline_consume"]["events_per_s"]
     bare = raw["baseline_insert"]["rows_per_s"]
     plan = raw["plan"]
+    active_keys = max((s.get("active_keys", 0) for s in steps), default=0)
     return {
         "pipeline_events_per_s": best.get("consumed_per_s", 0.0),
         "pipeline_events_per_s_basis": basis,
@@ -101,6 +102,10 @@ def build_report(raw: dict, machine: dict, design_rate: float) -> dict:
         "clickhouse_bare_rows_per_s": bare,
         "sink_ratio": _ratio(sink_rate, bare),
         "rss_mb": last.peak_rss_mb,
+        # Growth of the workers' RSS from their first sample (ready, before any record) per
+        # entity the load sent: what each unit, alarm, checkpoint and plate costs in state.
+        "active_keys": active_keys,
+        "rss_mb_per_1k_active_keys": _ratio(1000 * (last.peak_rss_mb - first.rss_mb), active_keys),
         "events_per_s_per_core": best.get("events_per_s_per_core", 0.0),
         "worker_cores_used": best.get("worker_cores", 0.0),
         "offered_rates": [s["offered_per_s"] for s in fixed],
@@ -141,6 +146,7 @@ def render_table(report: dict) -> str:
         ("bare ClickHouse columnar insert", _fmt(r["clickhouse_bare_rows_per_s"], " rows/s")),
         ("sink ratio", _fmt(r["sink_ratio"], "", 3)),
         ("worker peak RSS", _fmt(r["rss_mb"], " MB")),
+        ("RSS growth per 1,000 active keys", _fmt(r["rss_mb_per_1k_active_keys"], f" MB ({r['active_keys']} keys)", 1)),
         ("events/s per worker core", _fmt(r["events_per_s_per_core"], f" ({r['worker_cores_used']:.2f} cores busy)")),
     ]
     width = max(len(k) for k, _ in rows)

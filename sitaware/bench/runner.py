@@ -51,7 +51,7 @@ DESIGN_RATE = 500.0
 PLANS = {
     "smoke": Plan("smoke", (60.0,), 3, 6, 3, "bench-small", 8, partitions=2, feed_idle_s=3.0,
                   grace_s=3, baseline_s=5, bare_rows_min=5_000, bare_rows_max=5_000, sample_every_s=1.0),
-    "quick": Plan("quick", (25.0, 50.0, 100.0, 200.0, DESIGN_RATE), 8, 20, 15, "bench", 10),
+    "quick": Plan("quick", (25.0, 50.0, 100.0, 200.0, DESIGN_RATE, 1000.0), 8, 20, 15, "bench", 10),
     "full": Plan("full", (25.0, 50.0, 100.0, 200.0, DESIGN_RATE, 1000.0, 2000.0, 4000.0, 8000.0),
                  15, 60, 60, "bench", 30),
 }
@@ -109,7 +109,8 @@ class _Run:
             stats = window(self.samples, begun + plan.warmup_s, time.monotonic())
         step = {"offered_per_s": rate, "mode": "fixed" if rate else "max", "sent": result.sent,
                 "achieved_offered_per_s": result.achieved_rate, **stats,
-                "sustained": _sustained(stats, result), "received_alarms": len(result.alarms)}
+                "sustained": _sustained(stats, result), "received_alarms": len(result.alarms),
+                "active_keys": result.active_keys}
         step["_alarms"] = result.alarms
         _log(f"{'max rate' if rate is None else f'{rate:.0f}/s'}: sent {result.achieved_rate:.0f}/s, "
              f"consumed {stats.get('consumed_per_s', 0):.0f}/s, feed lag {stats.get('feed_lag_start', 0):.0f} -> "

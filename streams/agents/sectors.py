@@ -20,37 +20,20 @@ in-memory index of both is a cache of the tables, rebuilt after each rebalance.
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from datetime import datetime, timedelta, timezone
 
 import orjson
 
 from streams.agents._cache import RebalanceCache
+from streams.agents._fleet import FleetIndex, fleet_key, fleet_key_order, latest_at
 from streams.partitioning import partition_of
 from streams.situations import coverage_gap, dispatch_recommendation
-from streams.situations.fleet import UnitPosition
 from topics.records import Alarm, Situation
 
 __all__ = ["register", "HALO_KM"]
 
 HALO_KM = 10.0  # the largest radius any alarm-time model searches
-
-
-def _ts(position: UnitPosition) -> datetime:
-    return position.ts
-
-
-def _latest_at(held: list[UnitPosition], at: datetime) -> UnitPosition | None:
-    """A unit's latest held position with ts <= at (held is in ts order, one per ts)."""
-    before = bisect_right(held, at, key=_ts)
-    return held[before - 1] if before else None
-
-
-def _batch_order(item: tuple[str, object]) -> tuple[str, int]:
-    """Fleet keys by sector, then by the offset of their pings record (first come holds)."""
-    sector, _, rest = item[0].partition("|")
-    return sector, int(rest) if rest.isdigit() else -1
 
 
 def register(pipeline) -> None:
@@ -61,32 +44,24 @@ def register(pipeline) -> None:
     dispatch_params = dispatch_recommendation.DispatchRecommendationParams()
     gap_params = coverage_gap.CoverageGapParams()
     keep = dispatch_params.max_ping_age + timedelta(minutes=1)
-    # partition -> sector -> unit -> [(ts, position)]; partition -> alarm key -> Alarm
-    positions: dict[int, dict[str, dict[str, list]]] = defaultdict(lambda: defaultdict(dict))
-    pending: dict[int, dict[str, Alarm]] = defaultdict(dict)
+    fleets: dict[int, FleetIndex] = defaultdict(FleetIndex)  # partition -> its positions
+    pending: dict[int, dict[str, Alarm]] = defaultdict(dict)  # partition -> alarm key -> Alarm
     # partition -> (feed, source partition) -> watermark
     watermarks: dict[int, dict[tuple[str, int], datetime]] = defaultdict(dict)
     done: dict[int, dict[str, datetime]] = defaultdict(dict)  # judged keys kept to dedupe
-    # Which fleet key holds each held position, and how many held positions each key has
-    # (partition -> key -> count); keys that hold none after a rebuild wait to be deleted
-    # in their partition's stream context.
-    origin: dict[tuple[str, str, datetime], str] = {}
-    holding: dict[int, dict[str, int]] = defaultdict(dict)
+    # Fleet keys that hold no position after a rebuild: deleted in their partition's
+    # stream context (a table write goes to the current event's partition).
     unheld: dict[int, list[str]] = defaultdict(list)
 
     def rebuild() -> None:
-        positions.clear()
+        fleets.clear()
         pending.clear()
-        origin.clear()
-        holding.clear()
         unheld.clear()
-        for key, value in sorted(fleet.items(), key=_batch_order):
+        for key, value in sorted(fleet.items(), key=lambda kv: fleet_key_order(kv[0])):
             sector = key.split("|", 1)[0]
             partition = partition_of(sector, n)
             # A list per pings record; a single position in keys written by older workers.
-            held = [p for raw in (value if isinstance(value, list) else [value])
-                    if hold(partition, sector, UnitPosition.model_validate(raw), key)]
-            if not held:
+            if not fleets[partition].hold(sector, key, value if isinstance(value, list) else [value]):
                 unheld[partition].append(key)
         done.clear()
         for key, value in judged.items():
@@ -99,47 +74,25 @@ def register(pipeline) -> None:
 
     index = RebalanceCache(app, rebuild)
 
-    def hold(partition: int, sector: str, position: UnitPosition, key: str) -> bool:
-        """Index a position under fleet key `key`; False if it is held already (re-delivered)."""
-        held = positions[partition][sector].setdefault(position.unit_id, [])
-        at = bisect_left(held, position.ts, key=_ts)  # held is in ts order
-        if at < len(held) and held[at].ts == position.ts:
-            return False
-        held.insert(at, position)
-        origin[(sector, position.unit_id, position.ts)] = key
-        holding[partition][key] = holding[partition].get(key, 0) + 1
-        return True
-
-    def release(partition: int, sector: str, position: UnitPosition) -> None:
-        key = origin.pop((sector, position.unit_id, position.ts), None)
-        if key is None:
-            return
-        left = holding[partition][key] - 1
-        if left:
-            holding[partition][key] = left
-        else:
-            del holding[partition][key]
-            fleet.pop(key, None)
-
     def on_pings(partition: int, sector: str, offset: int, raw_positions: list[dict]) -> None:
         for key in unheld.pop(partition, ()):
             fleet.pop(key, None)
-        key = f"{sector}|{offset}"
-        new = [(raw, p) for raw in raw_positions
-               if hold(partition, sector, p := UnitPosition.model_validate(raw), key)]
+        key = fleet_key(sector, offset)
+        held = fleets[partition]
+        new = held.hold(sector, key, raw_positions)
         if not new:
             return  # all re-delivered
         fleet[key] = [raw for raw, _ in new]
         alarms_passed = feed_watermark(partition, "alarms")
         if alarms_passed is None:
             return  # not every alarms partition has spoken: any ping may still be needed
-        # Keep what an alarm still to come, or one waiting for the GPS watermark, may need.
+        # Keep what an alarm still to come, or one waiting for the GPS watermark, may need
+        # (older than that no alarm still judged can need).
         oldest_pending = min((a.ts for a in pending[partition].values()), default=alarms_passed)
         for unit_id in {p.unit_id for _, p in new}:
-            held = positions[partition][sector][unit_id]
-            horizon = min(alarms_passed, oldest_pending, held[-1].ts) - keep
-            while len(held) > 1 and held[0].ts < horizon:
-                release(partition, sector, held.pop(0))  # older than any alarm still judged can need
+            horizon = min(alarms_passed, oldest_pending, held.latest(sector, unit_id).ts) - keep
+            for freed in held.trim(sector, unit_id, horizon):
+                fleet.pop(freed, None)
 
     async def on_alarm(partition: int, sector: str, alarm: Alarm) -> None:
         key = f"{sector}|{alarm.alarm_id}"
@@ -166,7 +119,7 @@ def register(pipeline) -> None:
             sector = key.split("|", 1)[0]
             # The models judge each unit by its latest position at or before A.ts: hand
             # them only that one (the same answer from a tenth of the positions).
-            seen = [p for pings in positions[partition][sector].values() if (p := _latest_at(pings, alarm.ts))]
+            seen = [p for pings in fleets[partition].positions[sector].values() if (p := latest_at(pings, alarm.ts))]
             now = datetime.now(timezone.utc)
             situations = [
                 *dispatch_recommendation.recommend_dispatch(alarm, seen, dispatch_params, now, locale=settings.locale),

@@ -118,7 +118,7 @@ def test_the_sector_join_hands_the_models_each_units_latest_position_with_the_sa
     import random
     from datetime import timedelta
 
-    from streams.agents.sectors import _latest_at
+    from streams.agents._fleet import latest_at
     from streams.situations import coverage_gap, dispatch_recommendation
     from streams.situations.fleet import UnitPosition
     from topics.records import Alarm
@@ -141,7 +141,7 @@ def test_the_sector_join_hands_the_models_each_units_latest_position_with_the_sa
         alarm = Alarm(alarm_id=f"A{round_}", status="received", ts=at, lat=31.2, lon=121.45,
                       category="theft", priority=rng.randint(1, 4))
         every = [p for pings in held.values() for p in pings]
-        latest = [p for pings in held.values() if (p := _latest_at(pings, at))]
+        latest = [p for pings in held.values() if (p := latest_at(pings, at))]
         for model, params in ((dispatch_recommendation.recommend_dispatch,
                                dispatch_recommendation.DispatchRecommendationParams()),
                               (coverage_gap.detect_coverage_gap, coverage_gap.CoverageGapParams())):
