@@ -227,12 +227,10 @@ class Pipeline:
         finally:
             admin.close()
 
-    def table(self, name: str, value_serializer: str = "json") -> faust.Table:
-        """A table keyed by str; values JSON-able objects, or (`raw`) JSON bytes the agent
-        encodes itself (pydantic's `model_dump_json`: one step instead of two)."""
+    def table(self, name: str) -> faust.Table:
         return self.app.Table(
             name, default=lambda: None, partitions=self.settings.topic_partitions,
-            schema=faust.Schema(key_type=str, key_serializer="raw", value_serializer=value_serializer),
+            schema=faust.Schema(key_type=str, key_serializer="raw", value_serializer="json"),
         )
 
     # --- what every agent does with an input record --------------------------------

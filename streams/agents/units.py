@@ -37,7 +37,7 @@ BATCH_WAIT_S = 0.05  # added to the latency of a lone ping (the target is 1 s en
 def register(pipeline) -> None:
     app, settings = pipeline.app, pipeline.settings
     n = settings.topic_partitions
-    tracks = pipeline.table("unit-tracks", value_serializer="raw")  # a track's JSON
+    tracks = pipeline.table("unit-tracks")
     sightings = pipeline.table("unit-sightings")  # unit_id -> presence key last reported, and by which ping
     rules = rules_.UnitRules()
     locale = settings.locale
@@ -61,7 +61,7 @@ def register(pipeline) -> None:
         if track is None:
             stored = tracks[unit_id]
             if stored:
-                track = decoded[unit_id] = UnitTrack.model_validate_json(stored)
+                track = decoded[unit_id] = UnitTrack.model_validate(stored)
         return track
 
     async def store(unit_id: str, result) -> None:
@@ -71,7 +71,7 @@ def register(pipeline) -> None:
             decoded.pop(unit_id, None)
             known.get(partition_of(unit_id, n), set()).discard(unit_id)
         else:
-            tracks[unit_id] = track.model_dump_json().encode()
+            tracks[unit_id] = track.model_dump(mode="json")
             decoded[unit_id] = track
             known.setdefault(partition_of(unit_id, n), set()).add(unit_id)
         for situation in situations:
