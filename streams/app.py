@@ -254,6 +254,20 @@ class Pipeline:
         self.clock.observe(feed, message.partition, record.ts, message.offset)
         return record
 
+    def forwarded_at(self) -> str | None:
+        """Stream time now, to carry with a record forwarded to another agent. That agent
+        judges the record's lateness by it rather than by stream time when it gets there:
+        the record was on time at intake, however far the feeds have been read since (an
+        internal topic may trail them by minutes of event time when a backlog is read)."""
+        now = self.clock.now()
+        return now.isoformat() if now else None
+
+    def stream_time_of(self, message: dict) -> datetime | None:
+        """The stream time a forwarded record carries (`forwarded_at`); records from older
+        workers carry none: stream time now."""
+        at = message.get("stream_time")
+        return datetime.fromisoformat(at) if at else self.clock.now()
+
     async def reject(self, event: faust.types.EventT, rejection: Rejection) -> None:
         """Send the input record, unchanged, to `dead-letters` (or `late-events`)."""
         await reject(self.dead_letters, self.late_events, event, rejection)

@@ -106,7 +106,8 @@ def register(pipeline) -> None:
             if alarm.category in SUSPECT_PARAMS.categories:
                 # Watch-listed vehicles passing near it are found in its sector.
                 await pipeline.suspects.send(key=sector_of(alarm.lat, alarm.lon).encode(), value=signals.signal(
-                    "alarm", alarm=alarm.model_dump(mode="json", exclude_none=True, exclude={"caller_phone"})))
+                    "alarm", alarm=alarm.model_dump(mode="json", exclude_none=True, exclude={"caller_phone"}),
+                    stream_time=pipeline.forwarded_at()))
             # Repartition by cell: the per-cell models and counts live there.
             await pipeline.alarms_by_cell.send(
                 key=alarm_cell(alarm).encode(),

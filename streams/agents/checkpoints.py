@@ -117,10 +117,12 @@ def register(pipeline, reference) -> None:
         seen = cloned_plate.PlatePass.of(passage, checkpoint)
         await pipeline.passes_by_plate.send(
             key=f"{plate}|{passage.plate_color}".encode(),
-            value=orjson.dumps({"plate": plate, "pass": seen.model_dump(mode="json")}))
+            value=orjson.dumps({"plate": plate, "pass": seen.model_dump(mode="json"),
+                                "stream_time": pipeline.forwarded_at()}))
         if watched is not None:
             suspect = suspect_near_incident.WatchedPass.of(passage, checkpoint, watched)
-            value = orjson.dumps({"kind": "pass", "pass": suspect.model_dump(mode="json")})
+            value = orjson.dumps({"kind": "pass", "pass": suspect.model_dump(mode="json"),
+                                  "stream_time": pipeline.forwarded_at()})
             for sector in sectors_near(checkpoint.lat, checkpoint.lon, suspect_radius_km):
                 await pipeline.suspects.send(key=sector.encode(), value=value)
 

@@ -60,7 +60,7 @@ def register(pipeline) -> None:
                 seen = cloned_plate.PlatePass.model_validate(message["pass"])
                 stored = trails[key]
                 state = cloned_plate.PlateTrail.model_validate(stored) if stored else None
-                stream_time = pipeline.clock.now()
+                stream_time = pipeline.stream_time_of(message)
                 state, situations = cloned_plate.on_pass(
                     state, key, message["plate"], seen, stream_time, params,
                     datetime.now(timezone.utc), locale=settings.locale)

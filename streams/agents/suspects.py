@@ -33,7 +33,7 @@ def register(pipeline) -> None:
                 message = orjson.loads(event.message.value)
                 stored = held[sector]
                 state = rule.SuspectSector.model_validate(stored) if stored else None
-                now, stream_time = datetime.now(timezone.utc), pipeline.clock.now()
+                now, stream_time = datetime.now(timezone.utc), pipeline.stream_time_of(message)
                 if message["kind"] == "alarm":
                     alarm = Alarm.model_validate(message["alarm"])
                     state, situations = rule.on_alarm(state, sector, alarm, stream_time, params, now,
