@@ -8,7 +8,6 @@ from prometheus_client import Counter, Gauge, Histogram
 
 __all__ = [
     "RECORDS_IN",
-    "records_in",
     "DEAD_LETTERS",
     "LATE_RECORDS",
     "SITUATIONS",
