@@ -137,9 +137,13 @@ class Pipeline:
             await consumer.stop()
 
     def _backlog(self, feed: str, partition: int, offset: int | None) -> bool:
-        """Does the consumer know of records in this feed partition past `offset` (the last
-        one the agent admitted, or None before the first: then past the start position)?"""
-        return self.consumed_up_to(TP(self.settings.topic(feed), partition), offset, None) is False
+        """May records wait in this feed partition past `offset` (the last one the agent
+        admitted, or None before the first: then past the start position)? Yes if the
+        consumer knows of some, and also if it has not fetched the partition yet: a worker
+        that takes partitions over recovers their tables first, and a partition it cannot
+        see yet is not idle (released after FEED_IDLE_S, stream time ran past its records
+        and a fault test saw a received alarm dropped as late)."""
+        return self.consumed_up_to(TP(self.settings.topic(feed), partition), offset, None) is not True
 
     async def send_feed_watermark(self, feed: str, partition: int, to=()) -> None:
         """Tell every partition of the sectors topic (and of the topics in `to`): no more
