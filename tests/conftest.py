@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from contextlib import contextmanager
 
@@ -38,12 +39,39 @@ def isolated_topics(settings: Settings, letter: str, **updates):
     admin = KafkaAdminClient(**settings.kafka_python_config())
     try:
         ensure_topics(admin, contract_topics(settings))
+    finally:
+        admin.close()
+    try:
         yield settings
     finally:
-        mine = [t for t in admin.list_topics() if t.startswith(settings.topic_prefix)]
-        if mine:
-            admin.delete_topics(mine)
-        admin.close()
+        _delete_prefixed_topics(settings)
+
+
+def _delete_prefixed_topics(settings: Settings, attempts: int = 10) -> None:
+    """With a client of its own: one made before a broker restart (the fault tests) can be
+    left without a usable connection (kafka-python: "No node_id provided")."""
+    from kafka import KafkaAdminClient
+    from kafka.errors import KafkaError
+
+    for attempt in range(attempts):
+        try:
+            admin = KafkaAdminClient(**settings.kafka_python_config())
+        except KafkaError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(2)
+            continue
+        try:
+            mine = [t for t in admin.list_topics() if t.startswith(settings.topic_prefix)]
+            if mine:
+                admin.delete_topics(mine)
+            return
+        except KafkaError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(2)  # the broker is still coming back: poll again
+        finally:
+            admin.close()
 
 
 @pytest.fixture
