@@ -115,14 +115,15 @@ def register(pipeline, reference) -> None:
     async def route(passage, checkpoint, watched) -> None:
         plate = passage.plate.upper()
         seen = cloned_plate.PlatePass.of(passage, checkpoint)
+        forwarded_at = pipeline.forwarded_at()  # once per pass: it reads the clock
         await pipeline.passes_by_plate.send(
             key=f"{plate}|{passage.plate_color}".encode(),
             value=orjson.dumps({"plate": plate, "pass": seen.model_dump(mode="json"),
-                                "stream_time": pipeline.forwarded_at()}))
+                                "stream_time": forwarded_at}))
         if watched is not None:
             suspect = suspect_near_incident.WatchedPass.of(passage, checkpoint, watched)
             value = orjson.dumps({"kind": "pass", "pass": suspect.model_dump(mode="json"),
-                                  "stream_time": pipeline.forwarded_at()})
+                                  "stream_time": forwarded_at})
             for sector in sectors_near(checkpoint.lat, checkpoint.lon, suspect_radius_km):
                 await pipeline.suspects.send(key=sector.encode(), value=value)
 
