@@ -120,10 +120,11 @@ def _optional_commands():
     from sitaware.api import register as api
     from sitaware.bench import register as bench
     from sitaware.ops import register as ops
+    from sitaware.schema import register as schema
     from sitaware.subscribe import register as subscribe
     from sitaware.tail import register as tail
 
-    return [worker, simulate, tail, subscribe, api, bench, ops]
+    return [worker, simulate, tail, subscribe, api, bench, ops, schema]
 
 
 def main(argv: list[str] | None = None) -> int:
