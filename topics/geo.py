@@ -1,10 +1,15 @@
-"""Geography used by every model: geohash cells and great-circle distances."""
+"""Geography used by every model: geohash cells and great-circle distances.
+
+The one geohash codec of the project: the pipeline encodes cells with `geohash`, the API
+decodes them for the map with `geohash_bounds` (tests/test_interop_geohash.py checks both
+against the independent `pygeohash`).
+"""
 
 from __future__ import annotations
 
 import math
 
-__all__ = ["geohash", "haversine_km", "CELL_PRECISION", "EARTH_RADIUS_KM"]
+__all__ = ["geohash", "geohash_bounds", "haversine_km", "CELL_PRECISION", "EARTH_RADIUS_KM"]
 
 CELL_PRECISION = 6  # contract §1: a grid cell is a geohash of precision 6 (~1.2 x 0.6 km)
 EARTH_RADIUS_KM = 6371.0088
@@ -33,6 +38,26 @@ def geohash(lat: float, lon: float, precision: int = CELL_PRECISION) -> str:
             chars.append(_BASE32[bits])
             bits, bit_count = 0, 0
     return "".join(chars)
+
+
+def geohash_bounds(cell: str) -> list[float] | None:
+    """[min_lon, min_lat, max_lon, max_lat] of a geohash cell; None if it is not one.
+
+    The box is half-open like `geohash`'s bisection: a point on a cell's west or south
+    edge belongs to it, one on the east or north edge to the neighbour.
+    """
+    if not cell or any(c not in _BASE32 for c in cell):
+        return None
+    lat, lon = [-90.0, 90.0], [-180.0, 180.0]
+    even = True
+    for char in cell:
+        bits = _BASE32.index(char)
+        for shift in range(4, -1, -1):
+            half = lon if even else lat
+            mid = (half[0] + half[1]) / 2
+            half[0 if (bits >> shift) & 1 else 1] = mid
+            even = not even
+    return [lon[0], lat[0], lon[1], lat[1]]
 
 
 def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:

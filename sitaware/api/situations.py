@@ -20,6 +20,7 @@ from aiohttp import web
 
 from sitaware.api.http import caller, district_param, fail, iso, json_response, note, parse_instant
 from sitaware.settings import Settings
+from topics.geo import geohash_bounds as cell_bounds  # the one decoder, next to the encoder
 from topics.records import SituationType
 
 __all__ = ["ClickHouseReader", "READER", "situations_query", "cells_query", "cell_bounds",
@@ -30,7 +31,6 @@ SITUATION_TYPES = frozenset(get_args(SituationType))
 # limit, timeout, too many queries, no free connection, socket timeout, network error.
 UNAVAILABLE_CODES = frozenset({241, 159, 202, 203, 209, 210})
 RETRY_AFTER_S = 5
-_BASE32 = "0123456789bcdefghjkmnpqrstuvwxyz"
 
 
 class ClickHouseReader:
@@ -124,22 +124,6 @@ def cells_query(db: str, *, scope=frozenset(), district=None, since: datetime, u
     sql = (f"SELECT cell, district, sum(alarms) AS alarms FROM {db}.alarm_counts_1m FINAL "
            f"WHERE {where} GROUP BY cell, district ORDER BY alarms DESC, cell LIMIT 5000")
     return sql, params
-
-
-def cell_bounds(cell: str) -> list[float] | None:
-    """[min_lon, min_lat, max_lon, max_lat] of a geohash cell; None if it is not one."""
-    if not cell or any(c not in _BASE32 for c in cell):
-        return None
-    lat, lon = [-90.0, 90.0], [-180.0, 180.0]
-    even = True
-    for char in cell:
-        bits = _BASE32.index(char)
-        for shift in range(4, -1, -1):
-            half = lon if even else lat
-            mid = (half[0] + half[1]) / 2
-            half[0 if (bits >> shift) & 1 else 1] = mid
-            even = not even
-    return [lon[0], lat[0], lon[1], lat[1]]
 
 
 def _situation(row: dict) -> dict:
