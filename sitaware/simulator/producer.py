@@ -17,13 +17,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TextIO
 
+from sitaware.progress import ProgressBar
 from sitaware.settings import Settings
 
 from .config import DEFAULT_START, SCALES, CityScale, SimulationConfig, parse_duration
 from .errors import ScenarioError, SimulationError
 from .generator import CitySimulation, live_start
 from .jsonl import RecordFiles, encode_value
-from .progress import ProgressBar
 
 __all__ = ["run_simulation", "Pacer", "resolve_start", "truth_file", "DEFAULT_TRUTH_PATH"]
 

@@ -9,9 +9,9 @@ import json
 import pytest
 
 import sitaware.simulator.producer as producer_module
+from sitaware.progress import ProgressBar
 from sitaware.settings import Settings
 from sitaware.simulator import Pacer, add_simulate_arguments, load_records, run_simulation, simulate_command
-from sitaware.simulator.progress import ProgressBar
 from sitaware.simulator.config import DEFAULT_START
 
 
