@@ -1,4 +1,4 @@
-"""The `sitaware` command line (CONTRACT.md §7)."""
+"""The `sitaware` command line (every command and option: docs/commands.md)."""
 
 from __future__ import annotations
 

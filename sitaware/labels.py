@@ -1,6 +1,6 @@
 """zh-CN display names of the contract's codes (situation types, severities, units).
 
-Codes stay English on the wire and in ClickHouse (contract §2–3); screens show these names.
+Codes stay English on the wire and in ClickHouse (docs/surface.md); screens show these names.
 One table for every screen (`sitaware api`'s map page, and any terminal view that wants
 them), so a name is changed in one place.
 """

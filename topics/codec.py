@@ -14,13 +14,13 @@ from pydantic import BaseModel, ValidationError
 
 __all__ = ["MAX_RECORD_BYTES", "Rejection", "Decoded", "decode_record", "encode_record"]
 
-MAX_RECORD_BYTES = 64 * 1024  # contract §1
+MAX_RECORD_BYTES = 64 * 1024  # docs/surface.md, Conventions
 T = TypeVar("T", bound=BaseModel)
 
 
 @dataclass(frozen=True)
 class Rejection:
-    """Why a record went to a dead-letter topic (contract §4 headers)."""
+    """Why a record went to a dead-letter topic (docs/surface.md, "Other output topics")."""
 
     stage: str  # decode | validate | reference | process | late
     error_class: str

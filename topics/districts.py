@@ -1,4 +1,5 @@
-"""Districts of the city from GeoJSON polygons: which district a point lies in (contract §1).
+"""Districts of the city from GeoJSON polygons: which district a point lies in
+(docs/surface.md, Conventions).
 
 The file is a FeatureCollection of Polygon or MultiPolygon features whose
 `properties.district` names the district. A point is inside a polygon by the crossing-number

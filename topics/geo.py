@@ -11,7 +11,7 @@ import math
 
 __all__ = ["geohash", "geohash_bounds", "haversine_km", "CELL_PRECISION", "EARTH_RADIUS_KM"]
 
-CELL_PRECISION = 6  # contract §1: a grid cell is a geohash of precision 6 (~1.2 x 0.6 km)
+CELL_PRECISION = 6  # docs/surface.md: a grid cell is a geohash of precision 6 (~1.2 x 0.6 km)
 EARTH_RADIUS_KM = 6371.0088
 _BASE32 = "0123456789bcdefghjkmnpqrstuvwxyz"
 

@@ -1,4 +1,4 @@
-"""Pydantic models of every contract record (CONTRACT.md §1–5).
+"""Pydantic models of every record of the public surface (docs/surface.md).
 
 Validation here *is* the contract: a record that does not build one of these models goes
 to `dead-letters` with stage `validate`. Instants are parsed as timezone-aware and kept in
@@ -173,7 +173,7 @@ class CheckpointPass(_Record):
 
     @property
     def plate_key(self) -> str:
-        """Plates are compared upper-cased (contract §2)."""
+        """Plates are compared upper-cased (docs/surface.md, "checkpoint-passes")."""
         return self.plate.upper()
 
 
@@ -209,8 +209,8 @@ class Subscription(_Record):
     channel: Literal["kafka", "webhook"]
     webhook_url: Annotated[str, StringConstraints(max_length=2048)] | None = None
     webhook_secret: str | None = None
-    # Not in contract §5 (proposed): a webhook answering 410 Gone disables its subscription;
-    # the worker re-publishes it with enabled = false and the reason.
+    # A webhook answering 410 Gone disables its subscription: the worker re-publishes it
+    # with enabled = false and the reason (docs/surface.md, "Subscriptions and alerts").
     enabled: StrictBool = True
     disabled_reason: Annotated[str, StringConstraints(max_length=200)] | None = None
 
@@ -224,7 +224,7 @@ class Subscription(_Record):
 
 
 class Situation(_Record):
-    """A situational event on the `situations` topic (contract §3). Key: event_id."""
+    """A situational event on the `situations` topic (docs/surface.md). Key: event_id."""
 
     event_id: Identifier
     type: SituationType
@@ -245,7 +245,7 @@ class Situation(_Record):
 
 
 class Alert(_Record):
-    """A situation matched to a subscription (contract §4). Key: event_id."""
+    """A situation matched to a subscription (docs/surface.md). Key: event_id."""
 
     alert_id: Identifier
     subscription_id: SubscriptionId

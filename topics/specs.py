@@ -1,4 +1,4 @@
-"""The contract's topics: names, keys, partition counts and configs (CONTRACT.md §2–4).
+"""The contract's topics: names, keys, partition counts and configs (docs/surface.md).
 
 `sitaware stack up` and `sitaware topics create` create exactly these, so that no topic is
 ever auto-created by the broker with the wrong partition count (Faust would then fail

@@ -1,4 +1,5 @@
-"""What the sink knows about each table: columns, row identity and version (CONTRACT.md §6).
+"""What the sink knows about each table: columns, row identity and version
+(docs/surface.md, "ClickHouse tables").
 
 Rows travel from the agents to the sink as JSON objects through an internal Kafka topic;
 `TableSpec.to_values` turns one into the column tuple clickhouse-driver inserts.

@@ -1,4 +1,5 @@
-"""Webhooks: signed, retried delivery of alerts to subscribers' HTTP endpoints (contract §5)."""
+"""Webhooks: signed, retried delivery of alerts to subscribers' HTTP endpoints
+(docs/surface.md, "Subscriptions and alerts")."""
 
 from sinks.webhooks.delivery import DeliveryResult, DeliveryStatus, WebhookDelivery
 from sinks.webhooks.signing import headers, sign, verify

@@ -1,4 +1,5 @@
-"""The audit trail: one `audit_log` row per API call, written to ClickHouse (contract §6).
+"""The audit trail: one `audit_log` row per API call, written to ClickHouse
+(docs/surface.md, "ClickHouse tables").
 
 Handlers never wait for ClickHouse: `record()` only queues the row, and one thread with
 its own clickhouse-driver client (synchronous: it must stay off the event loop) inserts

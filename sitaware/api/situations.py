@@ -1,7 +1,7 @@
 """Situations and alarm cells from ClickHouse: `GET /api/situations` and `GET /api/cells`.
 
 Queries run as the read-only user (SITAWARE_CLICKHOUSE_READER_USER), always with FINAL
-(contract §6), in a small thread pool with one clickhouse-driver client per thread: the
+(docs/surface.md), in a small thread pool with one clickhouse-driver client per thread: the
 driver is synchronous and must never run on the event loop. The SQL keeps to the subset
 that runs on ClickHouse 18.16 (STACK_NOTES.md). ClickHouse holds pseudonymised plates in
 `subject` (and summaries), which is what this endpoint returns.

@@ -1,4 +1,4 @@
-"""Subscriptions (contract §5): `GET/PUT/DELETE /api/subscriptions[/{subscription_id}]`.
+"""Subscriptions (docs/surface.md): `GET/PUT/DELETE /api/subscriptions[/{subscription_id}]`.
 
 The compacted `subscriptions` topic is the only store: the API reads it whole at start,
 follows it, and writes to it (a PUT produces the record keyed by subscription_id, a

@@ -28,7 +28,7 @@ __all__ = [
 
 CITY_TZ = timezone(timedelta(hours=8), "CST")
 DEFAULT_START = datetime(2026, 3, 2, 8, 0, tzinfo=CITY_TZ)
-SLA_MIN = {1: 5, 2: 10, 3: 20, 4: 60}  # contract §3 response_overdue defaults
+SLA_MIN = {1: 5, 2: 10, 3: 20, 4: 60}  # response_overdue's SLA defaults (docs/surface.md)
 MIN_INJECTION_DURATION = timedelta(minutes=20)
 
 CORE_TYPES = (

@@ -10,7 +10,7 @@ from .geometry import Point, distance_km, offset, random_in_disk
 
 __all__ = ["Profile", "PROFILES", "UNIT_MIX", "Unit", "build_units", "RESPONDER_TYPES"]
 
-# Police units answer alarms (contract §2). Of those, the simulated dispatchers send cars
+# Police units answer alarms (docs/surface.md). Of those, the simulated dispatchers send cars
 # and motorcycles; foot patrols keep their beats around the hot areas.
 POLICE_TYPES = frozenset({"police_car", "foot_patrol", "motorcycle"})
 RESPONDER_TYPES = frozenset({"police_car", "motorcycle"})

@@ -1,4 +1,4 @@
-"""Hypothesis strategies for the contract's input records (CONTRACT.md §2, §5): valid
+"""Hypothesis strategies for the contract's input records (docs/surface.md): valid
 records built from the contract's rules, and mutations of them that break exactly one
 rule, each with the dead-letter stage the contract gives it.
 

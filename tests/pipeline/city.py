@@ -57,7 +57,7 @@ def matches(injection: dict, situation: dict) -> bool:
 
 
 def expected_arrivals(records: Path, radius_km: float = 0.15) -> set[tuple[str, str]]:
-    """(alarm_id, unit_id) pairs with an `arrival_detected` per contract §3, recomputed from
+    """(alarm_id, unit_id) pairs with an `arrival_detected` per docs/surface.md, recomputed from
     the produced records: the unit assigned (dispatched / arrived record or a ping naming
     the alarm) later sends a ping within `radius_km` of the alarm's site."""
     sites, since, pings = {}, {}, defaultdict(list)

@@ -74,7 +74,7 @@ def test_bad_records_are_dead_lettered_and_good_ones_counted_exactly(run_setting
     # One hotspot (the 5th alarm completes 5 in 15 min; the 6th is inside its interval).
     def hotspots():
         found = [json.loads(r.value) for r in feed.read_all("situations")]
-        # Consumers deduplicate by event_id (contract §3): at-least-once may repeat one.
+        # Consumers deduplicate by event_id (docs/surface.md): at-least-once may repeat one.
         return list({s["event_id"]: s for s in found if s["type"] == "alarm_hotspot"}.values())
 
     spots = poll(hotspots, message="an alarm_hotspot")

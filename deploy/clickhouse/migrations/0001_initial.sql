@@ -1,4 +1,4 @@
--- sitaware ClickHouse schema, version 1 (CONTRACT.md §6).
+-- sitaware ClickHouse schema, version 1 (docs/surface.md, "ClickHouse tables").
 --
 -- Portable subset: runs on ClickHouse 18.16 (Debian) and on current ClickHouse.
 -- Exactness under at-least-once delivery comes from the table design, not from insert
