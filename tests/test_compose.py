@@ -58,7 +58,7 @@ PROMETHEUS_UID = "sitaware-prometheus"
 # The ports users reach from other machines: Grafana, and the command-center API and map
 # (every call needs a token).
 PUBLIC_PORTS = {("grafana", 3000), ("api", 6080)}
-# What one worker sustains (README, Performance: ~200 records/s); the live city must stay
+# What one worker sustains (docs/performance.md: ~200 records/s); the live city must stay
 # well below it, with room for bursts and for catching up after a restart.
 ONE_WORKER_RECORDS_PER_S = 200
 LIVE_CITY_HEADROOM = 2
