@@ -1,6 +1,7 @@
 """`sitaware subscribe`: manage alert subscriptions on the compacted `subscriptions` topic.
 
-    sitaware subscribe put FILE.json     create or replace (validated; webhook target checked)
+    sitaware subscribe put FILE.json     create or replace (validated: names of districts, types
+                                         and severities; webhook target checked)
     sitaware subscribe list              the current subscriptions (webhook secrets masked)
     sitaware subscribe delete ID         a tombstone: the subscription is gone
 
@@ -47,8 +48,23 @@ def _put(args: argparse.Namespace, settings: Settings) -> int:
     from topics.codec import describe_validation_error
     from topics.records import Subscription
 
+    from sitaware.names import UnknownName, district_names, subscription_names
+
     try:
-        subscription = Subscription.model_validate_json(Path(args.file).read_bytes())
+        body = json.loads(Path(args.file).read_bytes())
+    except OSError as exc:
+        raise ConfigError(f"{args.file}: cannot read it ({exc.strerror})") from None
+    except ValueError:
+        raise ConfigError(f"{args.file}: not a JSON object") from None
+    if not isinstance(body, dict):
+        raise ConfigError(f"{args.file}: not a JSON object")
+    try:
+        # District aliases (zh-CN names) are stored as the ids situations carry.
+        body = subscription_names(body, district_names(settings.districts_file))
+    except UnknownName as exc:
+        raise ConfigError(f"{args.file}: {exc}") from None
+    try:
+        subscription = Subscription.model_validate_json(json.dumps(body))  # JSON rules, as on the topic
     except ValidationError as exc:
         raise ConfigError(f"{args.file}: {describe_validation_error(exc)}") from None
     if subscription.channel == "webhook":
@@ -90,9 +106,10 @@ def register(commands) -> None:
     parser = commands.add_parser("subscribe", help="manage alert subscriptions")
     actions = parser.add_subparsers(dest="action", required=True)
     put = actions.add_parser("put", help="create or replace a subscription from a JSON file")
-    put.add_argument("file")
+    put.add_argument("file", metavar="FILE.json",
+                     help="the subscription (docs/surface.md); districts by id or zh-CN name")
     put.set_defaults(run=_put)
     actions.add_parser("list", help="list the subscriptions").set_defaults(run=_list)
     delete = actions.add_parser("delete", help="delete a subscription")
-    delete.add_argument("subscription_id")
+    delete.add_argument("subscription_id", help="the id of the subscription to delete")
     delete.set_defaults(run=_delete)

@@ -11,7 +11,7 @@ from sitaware.settings import Settings
 from topics.records import SEVERITY_RANK
 from topics.specs import SITUATIONS
 
-__all__ = ["register", "format_line"]
+__all__ = ["register", "format_line", "wanted", "check_filters"]
 
 _COLOURS = {"info": "37", "low": "36", "medium": "33", "high": "31", "critical": "1;41"}
 _LOCAL = timezone(timedelta(hours=8))  # command-center local time (UTC+8)
@@ -37,9 +37,23 @@ def wanted(situation: dict, args: argparse.Namespace) -> bool:
     )
 
 
+def check_filters(args: argparse.Namespace, settings: Settings) -> argparse.Namespace:
+    """The filters as known names (district aliases become ids); UnknownName otherwise, so a
+    misspelt filter fails at once instead of showing nothing."""
+    from sitaware.names import district_names, situation_type
+
+    districts = district_names(settings.districts_file)
+    return argparse.Namespace(**{
+        **vars(args),
+        "type": [situation_type(t) for t in args.type] if args.type else None,
+        "district": districts.resolve_all(args.district) if args.district else None,
+    })
+
+
 def _run(args: argparse.Namespace, settings: Settings) -> int:
     from kafka import KafkaConsumer
 
+    args = check_filters(args, settings)
     consumer = KafkaConsumer(
         settings.topic(SITUATIONS),
         **settings.kafka_python_config(),
@@ -66,7 +80,10 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 def register(commands) -> None:
     parser = commands.add_parser("tail", help="live view of situations in the terminal")
     parser.add_argument("--from-beginning", action="store_true", help="replay the topic first")
-    parser.add_argument("--type", action="append", help="only this situation type (repeatable)")
-    parser.add_argument("--district", action="append", help="only this district (repeatable)")
-    parser.add_argument("--min-severity", default="info", choices=list(SEVERITY_RANK))
+    parser.add_argument("--type", action="append", metavar="TYPE",
+                        help="only this situation type (repeatable; default: every type)")
+    parser.add_argument("--district", action="append", metavar="DISTRICT",
+                        help="only this district, by id or zh-CN name (repeatable; default: every district)")
+    parser.add_argument("--min-severity", default="info", choices=list(SEVERITY_RANK),
+                        help="the lowest severity shown")
     parser.set_defaults(run=_run)

@@ -2,7 +2,7 @@
 
 Everything under /api/ needs a token (header `Authorization: Bearer <token>`; the SSE
 stream also takes `?token=`, since browsers' EventSource cannot send headers) and is
-audited, including refusals. /health and /metrics are open and not audited; the page
+audited, including refusals (a revoked or expired token's refusal names its actor). /health and /metrics are open and not audited; the page
 and its static files are open too (they hold no data; the page asks for a token).
 aiohttp's access log is off: it would print query strings, which may hold a token —
 the audit log is this process's record of calls.
@@ -13,21 +13,24 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import signal
+from pathlib import Path
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
 from sitaware.api import live, page, situations, subscriptions, units
 from sitaware.api.audit import AUDIT, AuditLog, outcome_of, record_call
-from sitaware.api.auth import TokenBook
-from sitaware.api.http import json_response
+from sitaware.api.auth import Principal, TokenBook, TokenWatch
+from sitaware.api.http import DISTRICT_NAMES, json_response
+from sitaware.names import district_names
 from sitaware.settings import Settings
 from topics.districts import Districts
 
 __all__ = ["create_app", "run_api"]
 
 log = logging.getLogger(__name__)
-TOKENS = web.AppKey("tokens", TokenBook)
+TOKENS = web.AppKey("tokens", TokenWatch)
 _STREAM = "/api/stream"
 
 
@@ -52,10 +55,10 @@ async def guard(request: web.Request, handler):
     """Authenticate /api/ calls and audit each one, whatever its outcome."""
     if not request.path.startswith("/api/"):
         return await handler(request)
-    token = _token(request)
-    principal = request.app[TOKENS].lookup(token)
-    if principal is None:
-        record_call(request, "unauthorized", "unknown token" if token else "no token")
+    principal = request.app[TOKENS].current().check(_token(request))
+    if not isinstance(principal, Principal):
+        request["audit_actor"] = principal.actor  # a revoked or expired token's owner
+        record_call(request, "unauthorized", principal.reason)
         raise web.HTTPUnauthorized(
             text=json.dumps({"error": "a valid bearer token is required"}),
             content_type="application/json", headers={"WWW-Authenticate": 'Bearer realm="sitaware"'})
@@ -85,6 +88,8 @@ async def health(request: web.Request) -> web.Response:
         "units": len(app[units.UNITS].latest),
         "subscriptions": len(app[subscriptions.SUBSCRIPTION_VIEW].current),
         "audit_pending": app[AUDIT].pending,
+        "tokens": {"count": len(app[TOKENS].book), "active": app[TOKENS].book.active(),
+                   "file_error": app[TOKENS].error},
     }, status=200 if ok else 503)
 
 
@@ -105,14 +110,23 @@ async def _components(app: web.Application):
         await asyncio.to_thread(app[AUDIT].stop)
 
 
+async def _reload_on_sighup(app: web.Application) -> None:
+    try:
+        asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, app[TOKENS].reload)
+    except (NotImplementedError, RuntimeError, ValueError):
+        log.warning("SIGHUP cannot be handled here; the tokens file is still re-read when it changes")
+
+
 async def _end_streams(app: web.Application) -> None:
     app[live.FEED].close_listeners()
 
 
-def create_app(settings: Settings, tokens: TokenBook) -> web.Application:
+def create_app(settings: Settings, tokens: TokenBook, tokens_file: Path | None = None) -> web.Application:
+    """The application; with `tokens_file` (which `tokens` was read from) it follows the file."""
     # Bodies are subscriptions: the contract's record limit (64 KiB) is plenty.
     app = web.Application(middlewares=[guard], client_max_size=64 * 1024)
-    app[TOKENS] = tokens
+    app[TOKENS] = TokenWatch(tokens_file, tokens)
+    app[DISTRICT_NAMES] = district_names(settings.districts_file)
     app[AUDIT] = AuditLog(settings)
     app[situations.READER] = situations.ClickHouseReader(settings)
     app[live.FEED] = live.SituationFeed(settings)
@@ -120,6 +134,7 @@ def create_app(settings: Settings, tokens: TokenBook) -> web.Application:
     app[subscriptions.SUBSCRIPTION_VIEW] = subscriptions.SubscriptionView(settings)
     app[page.PAGE] = page.Page(settings)
     app.cleanup_ctx.append(_components)
+    app.on_startup.append(_reload_on_sighup)
     app.on_shutdown.append(_end_streams)
 
     r = app.router
@@ -140,6 +155,7 @@ def create_app(settings: Settings, tokens: TokenBook) -> web.Application:
 def run_api(settings: Settings, bind: str, port: int) -> None:
     """Serve until interrupted. A missing or invalid tokens file fails before anything starts."""
     tokens = TokenBook.load(settings.api_tokens_file)
-    app = create_app(settings, tokens)
-    print(f"sitaware api: http://{bind}:{port}/ ({len(tokens)} tokens)", flush=True)
+    app = create_app(settings, tokens, settings.api_tokens_file)
+    print(f"sitaware api: http://{bind}:{port}/ ({tokens.active()} of {len(tokens)} tokens active)",
+          flush=True)
     web.run_app(app, host=bind, port=port, access_log=None, print=None, shutdown_timeout=5)

@@ -149,7 +149,7 @@ def record_call(request: web.Request, outcome: str, detail: str = "") -> None:
     if target is None:
         target = request.match_info.get("subscription_id") or request.query.get("district", "")
     request.app[AUDIT].record(
-        principal.actor if principal else ANONYMOUS,
+        principal.actor if principal else request.get("audit_actor", ANONYMOUS),
         f"{request.method} {pattern}",
         target,
         outcome,

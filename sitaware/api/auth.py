@@ -1,37 +1,36 @@
 """Who is calling: bearer tokens, their roles and district scopes.
 
-The tokens file (setting SITAWARE_API_TOKENS_FILE) is a JSON list of
-`{"token_sha256": hex, "actor": str, "role": "viewer"|"dispatcher"|"admin", "districts": [..]}`.
-Only the SHA-256 of a token is stored, so the file does not grant access if it leaks; the
-token itself is shown once, by `sitaware api token`. Lookups compare every stored digest
-in constant time, so response timing does not reveal how much of a digest matched.
-An empty `districts` list means the whole city.
+The tokens come from the tokens file (sitaware.api.tokens, setting SITAWARE_API_TOKENS_FILE).
+Lookups compare every stored digest in constant time, so response timing does not reveal
+how much of a digest matched. A revoked or expired token is refused like an unknown one,
+but the refusal names the token's actor and why, for the audit log.
+
+The API process re-reads the file when it changes — checked on each call by the file's
+identity, size and modification time, one `stat` — and on SIGHUP, so revoking a token
+takes effect without a restart. A file that has become unreadable keeps the previous
+tokens in force and is reported in the log and on /health until it is fixed.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import json
+import logging
 import os
-import re
-import secrets
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable
 
+from sitaware.api.tokens import ROLES, TokenEntry, create_token, read_tokens, token_digest
 from sitaware.errors import ConfigError
 
-__all__ = ["Principal", "TokenBook", "ROLES", "ANONYMOUS", "create_token", "token_digest"]
+__all__ = ["Principal", "Refusal", "TokenBook", "TokenWatch", "ROLES", "ANONYMOUS", "create_token",
+           "token_digest"]
 
-ROLES = ("viewer", "dispatcher", "admin")
+log = logging.getLogger(__name__)
 ANONYMOUS = "anonymous"  # the audit actor of calls without a valid token
 _SETTING = "SITAWARE_API_TOKENS_FILE"
-_HEX64 = re.compile(r"[0-9a-f]{64}")
-
-
-def token_digest(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -61,14 +60,27 @@ class Principal:
         return not self.districts or (bool(wanted) and wanted <= self.districts)
 
 
-class TokenBook:
-    """The principals of a tokens file, looked up by token."""
+@dataclass(frozen=True)
+class Refusal:
+    """Why a call's token was refused, for the audit row: its actor when the token is known."""
 
-    def __init__(self, entries: list[tuple[bytes, Principal]]):
-        self._entries = entries
+    actor: str
+    reason: str  # "no token", "unknown token", "revoked token", "expired token"
+
+
+class TokenBook:
+    """The tokens of a tokens file, looked up by token."""
+
+    def __init__(self, entries: list[TokenEntry]):
+        self._entries = [(bytes.fromhex(e.digest), e, Principal(e.actor, e.role, e.districts))
+                         for e in entries]
 
     def __len__(self) -> int:
         return len(self._entries)
+
+    def active(self, now: datetime | None = None) -> int:
+        now = now or datetime.now(timezone.utc)
+        return sum(1 for _, e, _ in self._entries if e.state(now) == "active")
 
     @classmethod
     def load(cls, path: Path | None) -> "TokenBook":
@@ -77,77 +89,69 @@ class TokenBook:
             raise ConfigError(
                 f"{_SETTING} is not set: the API needs a tokens file "
                 "(create one with `sitaware api token --actor NAME --role ROLE --file PATH`)")
-        entries = [(bytes.fromhex(d), p) for d, p in _read(Path(path))]
-        if not entries:
+        book = cls(read_tokens(Path(path)))
+        if not book:
             raise ConfigError(f"{_SETTING}: {path} holds no tokens")
-        return cls(entries)
+        return book
 
-    def lookup(self, token: str | None) -> Principal | None:
+    def check(self, token: str | None, now: datetime | None = None) -> Principal | Refusal:
         if not token:
-            return None
+            return Refusal(ANONYMOUS, "no token")
         # aiohttp hands header bytes that are not UTF-8 over as surrogate escapes: hash the
         # bytes as sent (no token matches them) instead of failing with a 500.
         digest = hashlib.sha256(token.encode("utf-8", "surrogateescape")).digest()
         found = None
-        for stored, principal in self._entries:  # no early exit: constant work per call
+        for stored, entry, principal in self._entries:  # no early exit: constant work per call
             if hmac.compare_digest(stored, digest):
-                found = principal
-        return found
+                found = entry, principal
+        if found is None:
+            return Refusal(ANONYMOUS, "unknown token")
+        entry, principal = found
+        state = entry.state(now or datetime.now(timezone.utc))
+        return principal if state == "active" else Refusal(entry.actor, f"{state} token")
+
+    def lookup(self, token: str | None) -> Principal | None:
+        """The caller of a valid (known, unrevoked, unexpired) token; None otherwise."""
+        found = self.check(token)
+        return found if isinstance(found, Principal) else None
 
 
-def _read(path: Path) -> list[tuple[str, Principal]]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{_SETTING}: {path} does not exist") from None
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"{_SETTING}: {path} is not readable JSON ({type(exc).__name__})") from None
-    if not isinstance(data, list):
-        raise ConfigError(f"{_SETTING}: {path} must hold a JSON list of tokens")
-    return [_entry(path, number, entry) for number, entry in enumerate(data)]
+class TokenWatch:
+    """The tokens file as it is now: re-read when it changes, or when asked (SIGHUP)."""
 
+    def __init__(self, path: Path | None, book: TokenBook | None = None):
+        self.path = Path(path) if path is not None else None
+        self.book = book if book is not None else TokenBook.load(self.path)
+        self._seen = self._signature()
+        self.error: str | None = None  # why the last re-read failed, while it does
 
-def _entry(path, number: int, entry) -> tuple[str, Principal]:
-    def bad(why: str) -> ConfigError:
-        return ConfigError(f"{_SETTING}: {path} entry {number}: {why}")
+    def _signature(self):
+        if self.path is None:
+            return None
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return "missing"
+        return st.st_ino, st.st_size, st.st_mtime_ns
 
-    if not isinstance(entry, dict):
-        raise bad("not an object")
-    digest, actor, role = entry.get("token_sha256"), entry.get("actor"), entry.get("role")
-    districts = entry.get("districts", [])
-    if not isinstance(digest, str) or not _HEX64.fullmatch(digest):
-        raise bad("token_sha256 must be 64 lower-case hex digits")
-    if not isinstance(actor, str) or not 1 <= len(actor) <= 64:
-        raise bad("actor must be a name of 1-64 characters")
-    if role not in ROLES:
-        raise bad(f"role must be one of {', '.join(ROLES)}")
-    if not isinstance(districts, list) or not all(isinstance(d, str) and d for d in districts):
-        raise bad("districts must be a list of district names")
-    return digest, Principal(actor, role, frozenset(districts))
+    def current(self) -> TokenBook:
+        """The book, re-read first if the file changed since it was read."""
+        if self.path is not None and self._signature() != self._seen:
+            self.reload("the file changed")
+        return self.book
 
-
-def create_token(path: Path, actor: str, role: str, districts: list[str]) -> str:
-    """Append a new random token's digest to `path` (created with mode 0600); return the
-    token, which is stored nowhere else."""
-    if role not in ROLES:
-        raise ConfigError(f"role must be one of {', '.join(ROLES)}")
-    path = Path(path)
-    existing = []
-    if path.exists():
-        _read(path)  # refuse to extend a file the API could not read
-        existing = json.loads(path.read_text(encoding="utf-8"))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    token = secrets.token_urlsafe(32)
-    entry = {"token_sha256": token_digest(token), "actor": actor, "role": role,
-             "districts": sorted(set(districts))}
-    _entry(path, len(existing), entry)
-    text = json.dumps([*existing, entry], ensure_ascii=False, indent=2) + "\n"
-    # Write a private temporary file beside it, then rename: never a half-written file,
-    # and never a moment when the tokens are readable by others.
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
-        out.write(text)
-    os.replace(tmp, path)
-    os.chmod(path, 0o600)
-    return token
+    def reload(self, why: str = "SIGHUP") -> bool:
+        if self.path is None:
+            return False
+        signature = self._signature()
+        try:
+            book = TokenBook.load(self.path)
+        except ConfigError as exc:
+            if self.error != str(exc):
+                log.error("tokens file not re-read (%s): %s; the previous %d tokens stay in force",
+                          why, exc, len(self.book))
+            self.error, self._seen = str(exc), signature
+            return False
+        self.book, self._seen, self.error = book, signature, None
+        log.info("tokens file re-read (%s): %d tokens, %d active", why, len(book), book.active())
+        return True

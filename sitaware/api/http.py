@@ -12,8 +12,12 @@ from datetime import datetime, timezone
 from aiohttp import web
 
 from sitaware.api.auth import Principal
+from sitaware.names import DistrictNames, UnknownName
 
-__all__ = ["fail", "caller", "note", "district_param", "parse_instant", "iso", "json_response"]
+__all__ = ["fail", "unknown_name", "caller", "note", "district_param", "DISTRICT_NAMES",
+           "parse_instant", "iso", "json_response"]
+
+DISTRICT_NAMES = web.AppKey("district_names", DistrictNames)
 
 
 def fail(status: int, message: str, **extra) -> web.HTTPException:
@@ -32,6 +36,12 @@ _STATUS = {
 }
 
 
+def unknown_name(exc: UnknownName) -> web.HTTPException:
+    """422 naming the unknown value and listing the known ones."""
+    extra = {"field": exc.field} if exc.field else {}
+    return fail(422, str(exc), known=exc.known, **extra)
+
+
 def caller(request: web.Request) -> Principal:
     return request["principal"]
 
@@ -44,9 +54,16 @@ def note(request: web.Request, *, target: str | None = None, detail: str | None 
 
 
 def district_param(request: web.Request) -> str | None:
-    """The optional `?district=`, which becomes the audit target; 403 outside the scope."""
+    """The optional `?district=` (an id or its zh-CN name) as an id, which becomes the audit
+    target; 422 for an unknown district, 403 outside the caller's scope."""
     district = request.query.get("district") or None
     note(request, target=district or "")
+    if district:
+        try:
+            district = request.app[DISTRICT_NAMES].resolve(district)
+        except UnknownName as exc:
+            raise unknown_name(exc) from None
+        note(request, target=district)
     if district and not caller(request).sees(district):
         raise fail(403, f"district {district} is outside this token's scope")
     return district

@@ -19,9 +19,9 @@ from aiohttp import web
 
 from sitaware.api.audit import record_call
 from sitaware.api.follow import TopicFollower
-from sitaware.api.http import caller, district_param, fail
+from sitaware.api.http import caller, district_param, unknown_name
 from sitaware.api.metrics import STREAM_CLIENTS
-from sitaware.api.situations import SITUATION_TYPES
+from sitaware.names import UnknownName, situation_type
 from topics.specs import SITUATIONS
 
 __all__ = ["SituationFeed", "FEED", "get_stream"]
@@ -79,9 +79,11 @@ FEED = web.AppKey("situation_feed", SituationFeed)
 def _listener(request: web.Request) -> Listener:
     principal = caller(request)
     types = frozenset(t for value in request.query.getall("type", []) for t in value.split(",") if t)
-    unknown = sorted(types - SITUATION_TYPES)
-    if unknown:
-        raise fail(400, f"unknown situation type {unknown[0]!r}")
+    try:
+        for kind in sorted(types):
+            situation_type(kind)
+    except UnknownName as exc:
+        raise unknown_name(exc) from None
     district = district_param(request)
     return Listener(frozenset([district]) if district else principal.districts, types)
 

@@ -14,19 +14,18 @@ import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
-from typing import get_args
 
 from aiohttp import web
 
-from sitaware.api.http import caller, district_param, fail, iso, json_response, note, parse_instant
+from sitaware.api.http import (caller, district_param, fail, iso, json_response, note, parse_instant,
+                               unknown_name)
+from sitaware.names import UnknownName, situation_type
 from sitaware.settings import Settings
 from topics.geo import geohash_bounds as cell_bounds  # the one decoder, next to the encoder
-from topics.records import SituationType
 
 __all__ = ["ClickHouseReader", "READER", "situations_query", "cells_query", "cell_bounds",
            "get_situations", "get_cells"]
 
-SITUATION_TYPES = frozenset(get_args(SituationType))
 # ClickHouse answers that mean "busy or away, ask again later", not a bad query: memory
 # limit, timeout, too many queries, no free connection, socket timeout, network error.
 UNAVAILABLE_CODES = frozenset({241, 159, 202, 203, 209, 210})
@@ -138,8 +137,11 @@ def _situation(row: dict) -> dict:
 async def get_situations(request: web.Request) -> web.Response:
     district = district_param(request)
     kind = request.query.get("type") or None
-    if kind and kind not in SITUATION_TYPES:
-        raise fail(400, f"unknown situation type {kind!r}")
+    if kind:
+        try:
+            situation_type(kind)
+        except UnknownName as exc:
+            raise unknown_name(exc) from None
     try:
         limit = int(request.query.get("limit", "100"))
     except ValueError:

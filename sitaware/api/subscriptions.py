@@ -19,7 +19,8 @@ from pydantic import ValidationError
 
 from sinks.webhooks.targets import TargetRefused, check_target
 from sitaware.api.follow import TopicFollower
-from sitaware.api.http import caller, fail, json_response, note
+from sitaware.api.http import DISTRICT_NAMES, caller, fail, json_response, note
+from sitaware.names import UnknownName, subscription_names
 from topics.records import Subscription
 from topics.specs import SUBSCRIPTIONS
 
@@ -136,6 +137,11 @@ async def put_subscription(request: web.Request) -> web.Response:
     if body.setdefault("subscription_id", subscription_id) != subscription_id:
         raise fail(422, "subscription_id in the body differs from the one in the path")
     body.setdefault("owner", principal.actor)
+    try:  # district aliases (zh-CN names) are stored as the ids situations carry
+        body = subscription_names(body, request.app[DISTRICT_NAMES])
+    except UnknownName as exc:
+        raise fail(422, "invalid subscription", problems=[
+            {"field": exc.field, "message": str(exc), "known": exc.known}]) from None
     view = request.app[SUBSCRIPTION_VIEW]
     existing = view.current.get(subscription_id)
     if body.get("webhook_secret") in (None, MASK):

@@ -262,3 +262,38 @@ def test_clickhouse_away_answers_503_with_retry_after(api_settings, tmp_path):
         assert body["retry_after_s"] == 5 and "ClickHouse is unreachable" in body["error"]
     finally:
         away.stop()
+
+
+def test_names_are_checked_and_zh_names_are_aliases(api, api_settings, seeded):
+    """District filters and subscriptions take a district id or its zh-CN name (stored as the
+    id); an unknown district, type or severity is a 422 that lists the known ones."""
+    token, at, run = api.tokens["admin"], *seeded
+    window = f"since={at.isoformat().replace('+00:00', 'Z')}&until={(at + timedelta(seconds=1)).isoformat().replace('+00:00', 'Z')}"
+    by_id = api.call("GET", f"/api/situations?district=Dongping&{window}", token=token)
+    by_alias = api.call("GET", "/api/situations?district=%E4%B8%9C%E5%B9%B3%E5%8C%BA&" + window, token=token)
+    assert by_id[0] == by_alias[0] == 200 and by_alias[1] == by_id[1]
+    assert [s["event_id"] for s in by_alias[1]["situations"]] == [f"alarm_hotspot:{run}Dongping"]
+
+    for path in ("/api/situations", "/api/cells", "/api/units", "/api/stream"):
+        status, answer = api.call("GET", f"{path}?district=Dongpin", token=token)
+        assert status == 422, path
+        assert "unknown district 'Dongpin'" in answer["error"] and "Dongping (东平区)" in answer["known"]
+    status, answer = api.call("GET", "/api/situations?type=hotspot", token=token)
+    assert status == 422 and "alarm_hotspot" in answer["known"]
+    status, answer = api.call("GET", "/api/stream?type=alarm_hotspot,hotspot", token=token)
+    assert status == 422 and "unknown situation type 'hotspot'" in answer["error"]
+
+    sid = f"zh-{run}"
+    status, created = api.call("PUT", f"/api/subscriptions/{sid}", token=token, body={
+        "name": "东平", "channel": "kafka", "districts": ["东平区", "Nanhu", "Dongping"]})
+    assert status == 201 and created["districts"] == ["Dongping", "Nanhu"]
+    assert _latest_on_topic(api_settings, "subscriptions", sid)["districts"] == ["Dongping", "Nanhu"]
+    for body, field, known in (({"districts": ["Atlantis"]}, "districts.0", "Nanhu (南湖区)"),
+                               ({"types": ["alarm_hotspot", "riot"]}, "types.1", "crowd_gathering"),
+                               ({"min_severity": "urgent"}, "min_severity", "critical")):
+        status, answer = api.call("PUT", f"/api/subscriptions/{sid}", token=token,
+                                  body={"name": "x", "channel": "kafka", **body})
+        assert status == 422, body
+        assert answer["problems"][0]["field"] == field and known in answer["problems"][0]["known"]
+    assert api.call("GET", f"/api/subscriptions/{sid}", token=token)[1]["name"] == "东平"  # unchanged
+    assert api.call("DELETE", f"/api/subscriptions/{sid}", token=token)[0] == 204

@@ -37,3 +37,23 @@ def test_put_list_delete(run_settings, tmp_path):
 
     assert _cli(run_settings, "delete", "east-gaps").returncode == 0
     assert _cli(run_settings, "list").stdout == ""
+
+
+def test_names_are_checked_and_zh_district_names_stored_as_ids(run_settings, tmp_path):
+    base = {"subscription_id": "east-zh", "name": "东区", "owner": "duty-east", "channel": "kafka"}
+    cases = [({"districts": ["东平区", "Atlantis"]}, "districts.1: unknown district 'Atlantis'", "Dongping (东平区)"),
+             ({"types": ["riot"]}, "types.0: unknown situation type 'riot'", "alarm_hotspot"),
+             ({"min_severity": "urgent"}, "min_severity: unknown severity 'urgent'", "info, low, medium")]
+    for number, (fields, problem, known) in enumerate(cases):
+        path = tmp_path / f"bad{number}.json"
+        path.write_text(json.dumps({**base, **fields}, ensure_ascii=False))
+        done = _cli(run_settings, "put", str(path))
+        assert done.returncode == 2 and problem in done.stderr and known in done.stderr, done.stderr
+    assert _cli(run_settings, "list").stdout == ""  # nothing was written
+
+    path = tmp_path / "east.json"
+    path.write_text(json.dumps({**base, "districts": ["东平区", "Dongcheng"]}, ensure_ascii=False))
+    assert _cli(run_settings, "put", str(path)).returncode == 0
+    listed = [json.loads(line) for line in _cli(run_settings, "list").stdout.splitlines()]
+    assert [s["districts"] for s in listed] == [["Dongping", "Dongcheng"]]
+    assert _cli(run_settings, "delete", "east-zh").returncode == 0
