@@ -10,7 +10,9 @@ gives back what `FINAL` read before — for every key whose latest row the topic
 retains (its retention is at least the input feeds', see `topics.specs`).
 
 Nothing is re-detected and nothing is sent: no situation, no alert. No consumer group is
-used and no offset is committed, so running workers are not disturbed.
+used and no offset is committed, so running workers are not disturbed. A dry run reads the
+topic the same way and inserts nothing, truncates nothing: it reports the rows each table
+holds now and the rows the topic would bring back.
 """
 
 from __future__ import annotations
@@ -19,13 +21,14 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Callable
+from typing import Callable, TextIO
 
 import orjson
 
 from sinks.clickhouse.sink import ClickHouseSink, PermanentInsertError, collapse
 from sinks.clickhouse.tables import TABLES
 from sitaware.ops.errors import OpsError, ServiceUnreachable, UnknownTable
+from sitaware.ops.inventory import rows_as_read
 from sitaware.ops.services import clickhouse_client, kafka_admin, kafka_consumer
 from sitaware.settings import Settings
 from topics import specs
@@ -46,6 +49,7 @@ class TableCount:
     read: int = 0  # rows of this table read from the topic
     inserted: int = 0  # rows inserted (after collapsing each batch to the latest versions)
     refused: int = 0  # rows ClickHouse refuses (the live sink dead-lettered them too)
+    held: int | None = None  # rows the table held (FINAL) before the run, in a dry run
 
 
 @dataclass
@@ -56,18 +60,32 @@ class RebuildReport:
     oldest: datetime | None = None  # when the oldest record read was produced
     retention_ms: int | None = None
     tables: dict[str, TableCount] = field(default_factory=dict)
+    dry_run: bool = False
+    truncate: bool = False
+    database: str = ""
 
     def lines(self) -> list[str]:
         oldest = self.oldest.isoformat(timespec="seconds") if self.oldest else "-"
         out = [f"read {self.records} records from {self.topic} ({self.partitions} partitions); "
                f"oldest produced at {oldest}"]
+        if self.dry_run:
+            out.insert(0, "dry run: nothing was truncated or inserted")
+            for name, count in self.tables.items():
+                now = f"{self.database}.{name} holds {count.held} rows"
+                then = (f"would be truncated, then get the topic's {count.read} rows" if self.truncate
+                        else f"would get the topic's {count.read} rows over them")
+                out.append(f"{name}: {now}; {then} (versions of one key collapse to the latest)")
+            return out
         for name, count in self.tables.items():
             out.append(f"{name}: read {count.read} rows, inserted {count.inserted}, refused {count.refused}")
         return out
 
 
-def rebuild(settings: Settings, tables: list[str], *, truncate: bool = False,
-            log: Callable[[str], None] = print, batch_rows: int = BATCH_ROWS) -> RebuildReport:
+def rebuild(settings: Settings, tables: list[str], *, truncate: bool = False, dry_run: bool = False,
+            log: Callable[[str], None] = print, progress: TextIO | None = None,
+            batch_rows: int = BATCH_ROWS) -> RebuildReport:
+    """Rebuild `tables` (dry run: only read and count); `progress`, if given, gets a bar of
+    the records read."""
     wanted = _check_tables(tables)
     database = settings.clickhouse_database
     client = clickhouse_client(settings)
@@ -76,7 +94,8 @@ def rebuild(settings: Settings, tables: list[str], *, truncate: bool = False,
             if not client.execute(f"EXISTS TABLE {database}.{table}")[0][0]:
                 raise OpsError(f"table {database}.{table} does not exist: apply the schema first (sitaware migrate)")
         topic = specs.internal_topic_name(settings, specs.CLICKHOUSE_ROWS)
-        report = RebuildReport(topic, 0, tables={t: TableCount() for t in wanted})
+        report = RebuildReport(topic, 0, tables={t: TableCount() for t in wanted}, dry_run=dry_run,
+                               truncate=truncate, database=database)
         report.retention_ms = _retention_ms(settings, topic)
         feed_ms = settings.feed_retention_hours * 3_600_000
         if report.retention_ms is not None and report.retention_ms < feed_ms:
@@ -87,11 +106,14 @@ def rebuild(settings: Settings, tables: list[str], *, truncate: bool = False,
             report.partitions = len(partitions)
             # Truncate before the end offsets are taken: a row the live sink inserted just
             # before the truncation was produced before them, so this run re-inserts it.
-            if truncate:
+            if dry_run:
+                for table in wanted:
+                    report.tables[table].held = rows_as_read(client, database, table)
+            elif truncate:
                 for table in wanted:
                     client.execute(f"TRUNCATE TABLE {database}.{table}")
                     log(f"{table}: truncated")
-            _copy(settings, consumer, partitions, report, batch_rows)
+            _copy(settings, consumer, partitions, report, batch_rows, progress)
     finally:
         client.disconnect()
     return report
@@ -130,14 +152,20 @@ def _partitions(consumer, topic: str) -> list:
     return [TopicPartition(topic, n) for n in sorted(numbers)]
 
 
-def _copy(settings: Settings, consumer, partitions: list, report: RebuildReport, batch_rows: int) -> None:
+def _copy(settings: Settings, consumer, partitions: list, report: RebuildReport, batch_rows: int,
+          progress: TextIO | None) -> None:
+    from sitaware.progress import Count
+
     consumer.assign(partitions)
     consumer.seek_to_beginning(*partitions)
     # Rows produced after this point are the live sink's business, not this run's.
     ends = consumer.end_offsets(partitions)
+    starts = consumer.beginning_offsets(partitions)
     pending = {tp for tp in partitions if consumer.position(tp) < ends[tp]}
     buffers: dict[str, list[dict]] = defaultdict(list)
-    sink = ClickHouseSink(settings)
+    total = sum(ends[tp] - starts[tp] for tp in partitions)
+    bar = Count(progress, total, f"{report.topic}", "records") if progress else None
+    sink = None if report.dry_run else ClickHouseSink(settings)
     try:
         last_progress = time.monotonic()
         while pending:
@@ -153,17 +181,22 @@ def _copy(settings: Settings, consumer, partitions: list, report: RebuildReport,
                         break
                     _take(record, report, buffers)
             for table, rows in buffers.items():
-                if len(rows) >= batch_rows:
+                if len(rows) >= batch_rows or (sink is None and rows):
                     _insert(sink, table, rows, report.tables[table])
                     rows.clear()
+            if bar:
+                bar.update(report.records)
             for tp in list(pending):
                 if consumer.position(tp) >= ends[tp]:
                     pending.discard(tp)
                     consumer.pause(tp)
         for table, rows in buffers.items():
             _insert(sink, table, rows, report.tables[table])
+        if bar:
+            bar.finish(report.records)
     finally:
-        sink.close()
+        if sink is not None:
+            sink.close()
 
 
 def _take(record, report: RebuildReport, buffers: dict[str, list[dict]]) -> None:
@@ -178,8 +211,8 @@ def _take(record, report: RebuildReport, buffers: dict[str, list[dict]]) -> None
         buffers[table].append(value["row"])
 
 
-def _insert(sink: ClickHouseSink, table: str, rows: list[dict], count: TableCount) -> None:
-    if not rows:
+def _insert(sink: ClickHouseSink | None, table: str, rows: list[dict], count: TableCount) -> None:
+    if not rows or sink is None:  # a dry run only counts what it read
         return
     latest = collapse(table, rows)  # as the live sink does: one row per key, latest version
     try:

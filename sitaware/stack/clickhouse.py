@@ -7,13 +7,15 @@ import logging
 import os
 import shutil
 import subprocess
+from typing import Callable, TextIO
 
 from sitaware.errors import StackError
+from sitaware.progress import Progress
 from sitaware.settings import DEPLOY_DIR, Settings
 from sitaware.stack.process import ServiceProcess, require_free_port
 from sitaware.stack.secrets import StackSecrets
 
-__all__ = ["ClickHouseServer", "SERVER_BINARIES"]
+__all__ = ["ClickHouseServer", "SERVER_BINARIES", "run_apt"]
 
 SERVER_BINARIES = ("/usr/bin/clickhouse-server", "/usr/sbin/clickhouse-server", "/usr/bin/clickhouse")
 PACKAGES = ["clickhouse-server", "clickhouse-client"]
@@ -21,6 +23,51 @@ PACKAGES = ["clickhouse-server", "clickhouse-client"]
 
 def _sha256(password: str) -> str:
     return hashlib.sha256(password.encode()).hexdigest()
+
+
+class _AptStep(Progress):
+    """One of apt's phases (downloading, installing) as a bar, with apt's own description."""
+
+    PHASES = {"dlstatus": "apt-get: downloading", "pmstatus": "apt-get: installing"}
+
+    def __init__(self, stream: TextIO, kind: str):
+        super().__init__(stream, 100)
+        self.phase = self.PHASES[kind]
+
+    def describe(self, done: int, *details) -> str:
+        return f"{self.phase}: {details[0]}" if details else self.phase
+
+
+def run_apt(argv: list[str], env: dict[str, str], progress: TextIO | None = None) -> None:
+    """Run apt-get with its machine-readable status (APT::Status-Fd) on stdout: a bar for the
+    download (`dlstatus`) and then one for the install (`pmstatus`). StackError if it fails."""
+    argv = [argv[0], "-o", "APT::Status-Fd=1", *argv[1:]]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    phase, bar, other = None, None, []
+    for line in proc.stdout:
+        kind, _, rest = line.rstrip("\n").partition(":")
+        fields = rest.split(":", 2)
+        if kind not in ("dlstatus", "pmstatus") or len(fields) < 3:
+            other.append(line.rstrip("\n"))
+            continue
+        try:
+            percent = int(float(fields[1]))
+        except ValueError:
+            continue
+        if progress is None:
+            continue
+        if kind != phase:  # apt downloads everything, then installs
+            if bar is not None:
+                bar.finish(100, "done")
+            phase, bar = kind, _AptStep(progress, kind)
+        bar.update(percent, fields[2])
+    returncode = proc.wait()
+    if bar is not None and returncode == 0:
+        bar.finish(100, "done")
+    if returncode != 0:
+        tail = [line for line in other if line.strip()][-3:]
+        raise StackError(f"could not install ClickHouse from Debian's packages ({' '.join(argv)}): "
+                         + " | ".join(tail))
 
 
 class ClickHouseServer:
@@ -35,8 +82,10 @@ class ClickHouseServer:
     def binary() -> str | None:
         return next((b for b in SERVER_BINARIES if os.access(b, os.X_OK)), None)
 
-    def ensure_installed(self) -> bool:
-        """Install Debian's clickhouse-server when absent; True if it installed it."""
+    def ensure_installed(self, log: Callable[[str], None] = lambda m: None,
+                         progress: TextIO | None = None) -> bool:
+        """Install Debian's clickhouse-server when absent; True if it installed it. `log`
+        gets a line per phase, `progress` (if given) apt's download and install progress."""
         if self.binary():
             return False
         if shutil.which("apt-get") is None:
@@ -47,14 +96,10 @@ class ClickHouseServer:
                 "sudo apt-get install clickhouse-server clickhouse-client"
             )
         env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-        for argv in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", *PACKAGES]):
-            proc = subprocess.run(argv, capture_output=True, text=True, env=env)
-            if proc.returncode != 0:
-                tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
-                raise StackError(
-                    f"could not install ClickHouse from Debian's packages ({' '.join(argv)}): "
-                    + " | ".join(tail)
-                )
+        log("clickhouse: not installed; apt-get update (Debian's package lists)")
+        run_apt(["apt-get", "update", "-qq"], env, progress)
+        log(f"clickhouse: apt-get install {' '.join(PACKAGES)} (once; about 200 MB)")
+        run_apt(["apt-get", "install", "-y", "-qq", *PACKAGES], env, progress)
         if not self.binary():
             raise StackError("apt-get installed ClickHouse but no server binary was found")
         return True

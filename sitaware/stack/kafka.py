@@ -5,9 +5,12 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, TextIO
 
 from sitaware.errors import StackError
+from sitaware.progress import Count, human_bytes
 from sitaware.settings import DEPLOY_DIR, Settings
 from sitaware.stack.process import ServiceProcess, require_free_port
 from sitaware.stack.secure_kafka import BrokerSecurity
@@ -69,8 +72,10 @@ class KafkaBroker:
         return self.settings.model_copy(update=update)
 
     # --- install --------------------------------------------------------------------
-    def ensure_jars(self) -> bool:
-        """Gather the broker jars once; returns True if it downloaded anything."""
+    def ensure_jars(self, log: Callable[[str], None] = lambda m: None,
+                    progress: TextIO | None = None) -> bool:
+        """Gather the broker jars once; returns True if it ran Maven. `log` gets a line per
+        phase, `progress` (if given) a count of what Maven downloads."""
         marker = self.libs / ".complete"
         if marker.exists():
             return False
@@ -83,21 +88,25 @@ class KafkaBroker:
                 "SITAWARE_STACK_MAVEN)"
             )
         self.libs.mkdir(parents=True, exist_ok=True)
+        # Not -q: Maven's "Downloaded from" lines are the progress.
         argv = [
-            maven, "-B", "-q", "-f", str(POM),
+            maven, "-B", "-f", str(POM),
             "dependency:copy-dependencies",
             "-DincludeScope=runtime",
             f"-DoutputDirectory={self.libs}",
         ]
         if self.settings.stack_maven_repository:
             argv += ["-s", str(self._mirror_settings(self.settings.stack_maven_repository))]
-        proc = subprocess.run(argv, capture_output=True, text=True)
-        if proc.returncode != 0:
-            where = self.settings.stack_maven_repository or "Maven Central"
-            detail = _maven_error(proc.stdout + proc.stderr)
+        where = self.settings.stack_maven_repository or "Maven Central"
+        log(f"kafka: fetching the Kafka {kafka_version()} broker jars from {where} with Maven "
+            f"(once; about 100 MB with Maven's plugins)")
+        returncode, output, fetched = _run_maven(argv, log, progress)
+        if returncode != 0:
             raise StackError(
-                f"could not download the Kafka {kafka_version()} jars from {where}: {detail}"
+                f"could not download the Kafka {kafka_version()} jars from {where}: {_maven_error(output)}"
             )
+        jars = len(list(self.libs.glob("*.jar")))
+        log(f"kafka: {jars} jars in {self.libs} ({fetched.files} files, {human_bytes(fetched.bytes)} downloaded)")
         marker.write_text(kafka_version())
         return True
 
@@ -211,6 +220,48 @@ def _override_properties(base: str, overrides: str) -> str:
     replacing = {key(line): line for line in overrides.splitlines() if key(line)}
     lines = [replacing.pop(key(line)) if key(line) in replacing else line for line in base.splitlines()]
     return "\n".join([*lines, *replacing.values()]) + "\n"
+
+
+_DOWNLOADED = re.compile(r"Downloaded from [^:]+: \S+ \(([\d.]+) (B|kB|KB|MB|GB) at")
+_COPYING = re.compile(r"Copying (\S+\.jar) to ")
+_SIZE = {"B": 1, "kB": 1000, "KB": 1024, "MB": 1000 ** 2, "GB": 1000 ** 3}
+
+
+@dataclass
+class Fetched:
+    files: int = 0
+    bytes: int = 0
+
+    def take(self, line: str) -> bool:
+        """Count a Maven "Downloaded from" line; False for any other line."""
+        match = _DOWNLOADED.search(line)
+        if not match:
+            return False
+        self.files += 1
+        self.bytes += int(float(match.group(1)) * _SIZE[match.group(2)])
+        return True
+
+
+def _run_maven(argv: list[str], log: Callable[[str], None], progress: TextIO | None):
+    """Run Maven, following its output: (exit status, the output, what it downloaded)."""
+    fetched, lines, copying = Fetched(), [], 0
+    bar = Count(progress, None, "kafka: downloaded", "bytes") if progress else None
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    for line in proc.stdout:
+        lines.append(line)
+        if fetched.take(line):
+            if bar:
+                bar.update(fetched.bytes, f"{fetched.files} files")
+        elif _COPYING.search(line):
+            if copying == 0:
+                if bar:
+                    bar.finish(fetched.bytes, f"{fetched.files} files")
+                log("kafka: copying the broker jars into the cache")
+            copying += 1
+    returncode = proc.wait()
+    if bar and copying == 0 and fetched.files:
+        bar.finish(fetched.bytes, f"{fetched.files} files")
+    return returncode, "".join(lines), fetched
 
 
 def _maven_error(output: str) -> str:

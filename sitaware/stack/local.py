@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import TextIO
 
 from pydantic import SecretStr
 
@@ -28,9 +29,13 @@ class PartStatus:
 
 
 class LocalStack:
-    def __init__(self, settings: Settings, log=print):
+    """`log` gets a line per phase of `up`; `progress` (a terminal or log stream, or None)
+    the progress of the one-time downloads."""
+
+    def __init__(self, settings: Settings, log=print, progress: TextIO | None = None):
         self.settings = settings
         self.log = log
+        self.progress = progress
         self.secrets: StackSecrets = load_or_create_secrets(settings.stack_dir)
         self.kafka = KafkaBroker(settings)
         self.clickhouse = ClickHouseServer(settings, self.secrets)
@@ -67,18 +72,22 @@ class LocalStack:
 
     def up(self) -> None:
         started = time.monotonic()
-        if self.kafka.ensure_jars():
-            self.log(f"kafka: jars gathered into {self.kafka.libs}")
-        if self.clickhouse.ensure_installed():
+        self.kafka.ensure_jars(self.log, self.progress)
+        if self.clickhouse.ensure_installed(self.log, self.progress):
             self.log("clickhouse: installed Debian's clickhouse-server")
         # Start both before waiting on either: they boot in parallel. ClickHouse goes first
         # so that it boots while a secure broker's certificates are made, once the broker's
         # ports are known to be free (a taken port is reported before anything starts).
-        if self.kafka.process.pid() is None:
+        kafka_down = self.kafka.process.pid() is None
+        if kafka_down:
             self.kafka.require_free_ports()
+        if self.clickhouse.process.pid() is None:
+            self.log(f"clickhouse: starting the server (data in {self.clickhouse.workdir})")
         self.clickhouse.start()
         if self.secure and self.kafka.security.ensure_material():
             self.log(f"kafka: secure mode: made a local CA and the broker certificate in {self.kafka.security.tls_dir}")
+        if kafka_down:
+            self.log(f"kafka: starting the broker (data in {self.kafka.log_dir}); waiting until it answers")
         self.kafka.start()
         self.kafka.wait_healthy()
         self.clickhouse.wait_healthy()

@@ -11,6 +11,7 @@ from datetime import datetime
 
 import orjson
 import pytest
+from pydantic import SecretStr
 
 from sinks.clickhouse.schema import CONTRACT_TABLES
 from sitaware.settings import load_settings
@@ -102,3 +103,49 @@ def test_backup_wants_a_new_directory(ops_settings, sitaware_cli, tmp_path):
     status, _, err = sitaware_cli(ops_settings, "backup", str(tmp_path / "old"))
     assert status == 2 and "not an empty directory" in err
     assert (tmp_path / "old" / "manifest.json").read_text() == "{}"
+
+
+def test_restore_dry_run_changes_nothing_and_passwords_come_from_a_file(
+        ops_settings, clickhouse_admin, local_stack, sitaware_cli, tmp_path, unique_name):
+    db = ops_settings.clickhouse_database
+    insert_live(ops_settings, history(seed=7), seed=7)
+    source = _contents(clickhouse_admin, db)
+    password = tmp_path / "admin.password"
+    password.write_text(local_stack.secrets.clickhouse_admin_password + "\n")
+    # The settings' user is given a wrong password: only --password-file can log in.
+    settings = ops_settings.model_copy(update={"clickhouse_user": "sitaware_writer",
+                                               "clickhouse_password": SecretStr("wrong")})
+    backup_dir = tmp_path / "backup"
+    status, out, err = sitaware_cli(settings, "backup", str(backup_dir), "--user", "default",
+                                    "--password-file", str(password))
+    assert status == 0, err
+    rows = sum(source["situations"].values())
+    assert f"[##########] 100% situations: {rows} of {rows} rows" in err
+
+    # Into the same, non-empty database with --force: what would be replaced, and nothing is.
+    status, out, err = sitaware_cli(settings, "restore", str(backup_dir), "--force", "--dry-run",
+                                    "--user", "default", "--password-file", str(password))
+    assert status == 0, err
+    assert out.startswith("dry run: nothing was changed") and "would apply" not in out
+    stored = clickhouse_admin.execute(f"SELECT count() FROM {db}.situations")[0][0]
+    assert f"would truncate {db}.situations ({stored} rows now)" in out
+    assert f"would load {db}.situations: {rows} rows from situations.jsonl.gz" in out
+    assert _contents(clickhouse_admin, db) == source
+    # Without --force the dry run refuses as the restore would.
+    status, _, err = sitaware_cli(settings, "restore", str(backup_dir), "--dry-run",
+                                  "--user", "default", "--password-file", str(password))
+    assert status == 2 and "non-empty tables" in err
+
+    # Into a database that does not exist yet: the migrations it would apply; none is created.
+    fresh = settings.model_copy(update={"clickhouse_database": f"{unique_name}_fresh"})
+    status, out, err = sitaware_cli(fresh, "restore", str(backup_dir), "--dry-run",
+                                    "--user", "default", "--password-file", str(password))
+    assert status == 0, err
+    assert f"would apply migrations [1] to {unique_name}_fresh" in out and "would truncate" not in out
+    assert not clickhouse_admin.execute("SELECT count() FROM system.databases WHERE name = %(db)s",
+                                        {"db": f"{unique_name}_fresh"})[0][0]
+
+    password.write_text("not-it\n")
+    status, _, err = sitaware_cli(settings, "restore", str(backup_dir), "--dry-run",
+                                  "--user", "default", "--password-file", str(password))
+    assert status == 2 and "cannot reach ClickHouse" in err and "'default'" in err

@@ -99,3 +99,25 @@ def test_rebuild_names_the_service_it_cannot_reach(ops_settings, sitaware_cli):
     status, _, err = sitaware_cli(no_kafka, "rebuild", "--table", "situations")
     assert status == 2 and "cannot reach Kafka" in err and "SITAWARE_KAFKA_BOOTSTRAP" in err
     assert "Traceback" not in err
+
+
+def test_a_dry_run_changes_nothing_and_says_what_would(ops_settings, clickhouse_admin, sitaware_cli):
+    db, rows = ops_settings.clickhouse_database, history(seed=13)
+    _produce_rows(ops_settings, rows)
+    insert_live(ops_settings, rows, seed=13)
+    # Damage a table, so that a real run would change it.
+    clickhouse_admin.execute(f"INSERT INTO {db}.alarm_lifecycle (alarm_id, received_at, version) VALUES",
+                             [("AL-bogus", datetime(2041, 1, 1), 9)])
+    before = {t: final_rows(clickhouse_admin, db, t) for t in TABLES}
+    held = sum(before["alarm_lifecycle"].values())
+    read = sum(1 for table, _ in rows if table == "alarm_lifecycle")
+
+    status, out, err = sitaware_cli(ops_settings, "rebuild", "--table", "alarm_lifecycle",
+                                    "--table", "situations", "--truncate", "--dry-run")
+    assert status == 0, err
+    assert out.startswith("dry run: nothing was truncated or inserted")
+    assert (f"alarm_lifecycle: {db}.alarm_lifecycle holds {held} rows; would be truncated, "
+            f"then get the topic's {read} rows") in out
+    assert "truncated" not in err and f"read {len(rows)} records" in out
+    assert f"100% {specs.internal_topic_name(ops_settings, 'clickhouse-rows')}: {len(rows)} of {len(rows)} records" in err
+    assert {t: final_rows(clickhouse_admin, db, t) for t in TABLES} == before
