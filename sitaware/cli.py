@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 import sys
 
+from sitaware.cli_help import CommandParser, version
 from sitaware.errors import SitawareError
 from sitaware.settings import Settings, load_settings
 
-__all__ = ["main"]
+__all__ = ["main", "build_parser"]
 
 
 def _stack(args: argparse.Namespace, settings: Settings) -> int:
@@ -17,7 +18,7 @@ def _stack(args: argparse.Namespace, settings: Settings) -> int:
     log = lambda message: print(message, file=sys.stderr)  # noqa: E731 - stdout is for `env`
     if args.secure:
         settings = settings.model_copy(update={"stack_secure": True})
-    stack = LocalStack(settings, log=log)
+    stack = LocalStack(settings, log=log, progress=sys.stderr)
     if args.action == "up":
         stack.up()
     elif args.action == "down":
@@ -51,12 +52,14 @@ def _migrate(args: argparse.Namespace, settings: Settings) -> int:
     from clickhouse_driver import Client
 
     from sinks.clickhouse.schema import apply_migrations
+    from sitaware.credentials import account_password
 
+    password = account_password(args, settings)
     client = Client(
         settings.clickhouse_host,
         port=settings.clickhouse_port,
         user=args.user or settings.clickhouse_user,
-        password=args.password if args.password is not None else settings.clickhouse_password.get_secret_value(),
+        password=password if password is not None else settings.clickhouse_password.get_secret_value(),
     )
     try:
         applied = apply_migrations(client, settings.clickhouse_database)
@@ -73,29 +76,32 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="sitaware", description="Situational-awareness backbone for police command centers."
-    )
-    commands = parser.add_subparsers(dest="command", required=True)
+    from sitaware.credentials import add_account_arguments
+
+    parser = CommandParser(prog="sitaware", description="Situational-awareness backbone for police command centers.")
+    parser.add_argument("--version", action="version", version=f"sitaware {version()}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     stack = commands.add_parser("stack", help="local real Kafka and ClickHouse on loopback")
-    stack.add_argument("action", choices=["up", "down", "status", "env"])
+    stack.add_argument("action", choices=["up", "down", "status", "env"],
+                       help="up: install once (Kafka jars, ClickHouse), start, create topics, migrate; "
+                            "down: stop; status: health; env: export lines for clients")
     stack.add_argument("--secure", action="store_true",
                        help="a new stack with SASL_SSL/SCRAM Kafka (a stack folder keeps its mode)")
     stack.set_defaults(run=_stack)
 
     topics = commands.add_parser("topics", help="create the contract's topics on the broker")
-    topics.add_argument("action", choices=["create"])
+    topics.add_argument("action", choices=["create"], help="create the missing ones (idempotent)")
     topics.set_defaults(run=_topics)
 
     migrate = commands.add_parser("migrate", help="apply the ClickHouse schema migrations")
-    migrate.add_argument("--user", help="a ClickHouse user allowed to run DDL")
-    migrate.add_argument("--password")
+    add_account_arguments(migrate, "a ClickHouse user allowed to run DDL")
     migrate.set_defaults(run=_migrate)
 
     demo = commands.add_parser("demo", help="the main job: stack, worker, simulated city, live view")
     # One worker keeps up with the small city at 10x; larger scales need more workers (issue 7).
-    demo.add_argument("--scale", default="small", choices=["small", "demo", "city"])
+    demo.add_argument("--scale", default="small", choices=["small", "demo", "city"],
+                      help="size of the simulated city")
     demo.add_argument("--speed", type=float, default=10.0, help="simulated time per wall second")
     demo.add_argument("--duration", default="2h", help="simulated time, e.g. 30m, 2h")
     demo.add_argument("--smoke", action="store_true", help="only the stack round trip, then exit")
