@@ -12,7 +12,7 @@ from pathlib import Path
 
 from sitaware.settings import Settings
 
-from .config import SCALES
+from .config import SCALES, describe_scales, parse_duration
 from .producer import run_simulation, truth_file
 
 __all__ = ["add_simulate_arguments", "simulate_command"]
@@ -37,8 +37,12 @@ def add_simulate_arguments(parser: argparse.ArgumentParser) -> argparse.Argument
     parser.add_argument("--scenario", default="all",
                         help="all (default), none (background only), core (alarm/GPS injections), "
                              "checkpoints (checkpoint injections), or a comma list of situation types")
-    parser.add_argument("--scale", choices=sorted(SCALES), default="demo",
-                        help="city size: small (40 units), demo (400), city (4000; ~480 records/s)")
+    parser.add_argument("--scale", choices=list(SCALES), default="demo",
+                        help=f"city size (default demo): {describe_scales()}".replace("%", "%%"))
+    parser.add_argument("--load", action="store_true",
+                        help="offer the scale's steady live load instead (event time = now, every unit "
+                             "pings every 10 s, alarm lifecycles, no scenarios and no truth file; "
+                             "--duration of wall time; the load `sitaware bench --city` offers)")
     parser.add_argument("--start", default=None,
                         help="event time of the start, RFC 3339 with offset, or 'now' for a live run "
                              "(default 2026-03-02T08:00:00+08:00)")
@@ -49,7 +53,33 @@ def add_simulate_arguments(parser: argparse.ArgumentParser) -> argparse.Argument
     return parser
 
 
+def _live_load(args: argparse.Namespace, settings: Settings) -> int:
+    import asyncio
+
+    from .live_producer import LiveLoad
+
+    seconds = parse_duration(args.duration).total_seconds()
+
+    async def offer():
+        load = await LiveLoad(settings, SCALES[args.scale], seed=args.seed).start()
+        try:
+            await load.reference()
+            return await load.offer(seconds, pace=1.0 if args.speed else 0.0)
+        finally:
+            await load.stop()
+
+    result = asyncio.run(offer())
+    print(f"offered {result.total} records in {result.ended_at - result.started_at:.0f} s "
+          f"({result.records_per_s:,.0f}/s): " + ", ".join(f"{t} {n}" for t, n in sorted(result.sent.items())))
+    if result.failed:
+        print(f"warning: {result.failed} records were not delivered; first: {result.first_failure}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def simulate_command(args: argparse.Namespace, settings: Settings) -> int:
+    if args.load:
+        return _live_load(args, settings)
     truth = run_simulation(
         settings, seed=args.seed, speed=args.speed, duration=args.duration, scenario=args.scenario,
         start=args.start, output_dir=args.output_dir, truth_path=args.truth, scale=args.scale,

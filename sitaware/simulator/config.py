@@ -14,6 +14,7 @@ __all__ = [
     "DEFAULT_START",
     "CityScale",
     "SCALES",
+    "describe_scales",
     "SimulationConfig",
     "CORE_TYPES",
     "CHECKPOINT_TYPES",
@@ -70,6 +71,16 @@ class CityScale:
     passes_per_minute: float  # per checkpoint and direction of travel
     watchlist: int  # watch-listed plates
 
+    @property
+    def peak_records_per_s(self) -> float:
+        """Feed records/s of the simulated city at the peak: pings every 10-15 s (12.5 on
+        average), passes both ways at every checkpoint, ~4 lifecycle records per alarm."""
+        return self.units / 12.5 + self.checkpoints * 2 * self.passes_per_minute / 60 + self.alarms_per_hour / 900
+
+    def describe(self) -> str:
+        return (f"{self.name} ({self.units:,} units, {self.checkpoints:,} checkpoints, "
+                f"~{self.peak_records_per_s:,.0f} records/s at peak)")
+
 
 SCALES = {
     # 40 units, 10 checkpoints: ~11k records per 30 simulated minutes, generated in ~1 s.
@@ -79,7 +90,17 @@ SCALES = {
     # ~460 records/s of event time (5000 units pinging, 100 checkpoints):
     # --speed 10 offers the pipeline ~4.5k records/s; the generator makes ~14k/s.
     "city": CityScale("city", 5000, 100, 1500, 20.0, 200),
+    # A large city's peak: 20,000 police and auxiliary units, 1,000 checkpoints (2,500
+    # passes/s), 10 received alarms/s. Offered live by `simulate --load` and `bench --city`
+    # (sitaware/simulator/live.py: pings every 10 s, ~4,540 records/s); the discrete-event
+    # simulator also runs it, at ~8,500 records/s of generation.
+    "metro": CityScale("metro", 20_000, 1_000, 36_000, 75.0, 1_000),
 }
+
+
+def describe_scales() -> str:
+    """The scales for a --scale help text, from SCALES itself."""
+    return "; ".join(scale.describe() for scale in SCALES.values())
 
 
 def parse_scenario(text: str) -> tuple[str, ...]:

@@ -11,7 +11,7 @@ import pytest
 import sitaware.simulator.producer as producer_module
 from sitaware.progress import ProgressBar
 from sitaware.settings import Settings
-from sitaware.simulator import Pacer, add_simulate_arguments, load_records, run_simulation, simulate_command
+from sitaware.simulator import SCALES, Pacer, add_simulate_arguments, load_records, run_simulation, simulate_command
 from sitaware.simulator.config import DEFAULT_START
 
 
@@ -126,3 +126,12 @@ def test_live_mode_starts_now():
     start = producer_module.resolve_start("now")
     assert abs((datetime.now(timezone.utc) - start).total_seconds()) < 5
     assert start.utcoffset().total_seconds() == 8 * 3600
+
+
+def test_the_scale_help_is_generated_from_the_scales_themselves():
+    parser = add_simulate_arguments(argparse.ArgumentParser())
+    scale = next(a for a in parser._actions if a.dest == "scale")
+    assert list(scale.choices) == list(SCALES)
+    for preset in SCALES.values():
+        assert preset.describe() in scale.help
+        assert f"{preset.units:,} units" in preset.describe()
