@@ -190,14 +190,18 @@ class LoadGenerator:
         self._conn = None
         self._process = None
 
+    def _child(self) -> tuple:
+        """The child's function and its arguments (after the pipe's end)."""
+        return _serve, (self.settings.kafka_python_config(), self.settings.topic_prefix,
+                        self.scale, self.seed, self.pool_minutes)
+
     def start(self) -> "LoadGenerator":
         # spawn, not fork: the parent has Kafka client threads.
         context = multiprocessing.get_context("spawn")
         self._conn, child = context.Pipe()
-        self._process = context.Process(
-            target=_serve, name="sitaware-bench-load", daemon=True,
-            args=(child, self.settings.kafka_python_config(), self.settings.topic_prefix,
-                  self.scale, self.seed, self.pool_minutes))
+        target, args = self._child()
+        self._process = context.Process(target=target, name="sitaware-bench-load", daemon=True,
+                                        args=(child, *args))
         self._process.start()
         return self
 

@@ -25,8 +25,9 @@ def free_port() -> int:
 
 
 class WorkerProcess:
-    def __init__(self, settings: Settings, workdir: Path):
+    def __init__(self, settings: Settings, workdir: Path, extra_env: dict[str, str] | None = None):
         self.settings = settings
+        self.extra_env = extra_env or {}  # e.g. faust settings by their environment names
         self.port = free_port()
         self.datadir = workdir / f"worker-{self.port}"
         self.log = workdir / f"worker-{self.port}.log"
@@ -41,7 +42,7 @@ class WorkerProcess:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "sitaware.cli", "worker", "--web-port", str(self.port),
                  "--datadir", str(self.datadir), "--loglevel", "warning"],
-                env={**os.environ, **self.settings.as_env()}, stdout=log, stderr=subprocess.STDOUT,
+                env={**os.environ, **self.settings.as_env(), **self.extra_env}, stdout=log, stderr=subprocess.STDOUT,
             )
         return self
 

@@ -8,6 +8,8 @@ truth, for demos, end-to-end tests and benchmarks.
         the same, produced to Kafka, paced, with a progress bar and a truth file
     find_occurrences(records) / match_truth(truth, found)
         an independent re-count of the contract's rules over the records
+    LiveCity(SCALES["metro"]) / live_producer.LiveLoad
+        the steady live load of a scale at its peak, fast enough for a large city (`--load`)
 """
 
 from .checks import find_occurrences, match_truth, max_alarms_per_cell
@@ -20,6 +22,7 @@ from .config import (
     INJECTION_TYPES,
     SCALES,
     CityScale,
+    describe_scales,
     SimulationConfig,
     parse_duration,
     parse_scenario,
@@ -27,6 +30,7 @@ from .config import (
 from .errors import ScenarioError, SimulationError
 from .generator import CitySimulation, SimRecord, live_start
 from .jsonl import load_records
+from .live import LiveCity
 from .producer import Pacer, run_simulation
 
 __all__ = [
@@ -35,6 +39,8 @@ __all__ = [
     "SimulationConfig",
     "CityScale",
     "SCALES",
+    "describe_scales",
+    "LiveCity",
     "DEFAULT_START",
     "INJECTION_TYPES",
     "CORE_TYPES",
