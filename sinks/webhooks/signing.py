@@ -6,7 +6,8 @@ signature is ``"v1," + base64(HMAC-SHA256(key, signed content))``.
 The key is taken from a subscription's ``webhook_secret``:
 
 - a secret starting with ``whsec_`` is a Standard Webhooks secret: the rest is the
-  standard base64 of the key bytes (what the reference libraries generate and accept);
+  standard base64 of the key bytes, with or without its ``=`` padding (what the reference
+  libraries generate and accept);
 - any other secret is used as its UTF-8 bytes, so a plain shared password also works.
 
 Both sides must read the secret the same way; receivers can use `verify` below or any
@@ -33,8 +34,12 @@ def secret_key(secret: str) -> bytes:
     The error message never repeats the secret.
     """
     if secret.startswith(SECRET_PREFIX):
+        encoded = secret[len(SECRET_PREFIX):]
+        # The reference libraries accept the base64 without its `=` padding (a secret copied
+        # without its tail still has to sign as they do): pad it to a whole quantum.
+        encoded += "=" * (-len(encoded) % 4)
         try:
-            key = base64.b64decode(secret[len(SECRET_PREFIX):], validate=True)
+            key = base64.b64decode(encoded, validate=True)
         except (binascii.Error, ValueError):
             raise ValueError("webhook secret: whsec_ must be followed by standard base64") from None
     else:
