@@ -5,8 +5,9 @@ three input feeds and does nothing, run as processes of their own over a bench r
     python -m sitaware.bench.noop_app --app-id ID --status FILE --datadir DIR   # SITAWARE_* settings
 
 Every half second the process writes `<events> <first event's time> <latest event's time>`
-(unix seconds) to FILE; `Ceiling` (the parent side) sums them over its processes. Consumer settings are `CONSUMER_TUNING`, the same the
-bench gives the pipeline's workers (through faust's environment variables, `TUNING_ENV`).
+(unix seconds) to FILE; `Ceiling` (the parent side) sums them over its processes. Consumer
+settings are `CONSUMER_TUNING`, the same the bench gives the pipeline's workers (through
+faust's environment variables, `TUNING_ENV`).
 """
 
 from __future__ import annotations
