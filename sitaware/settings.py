@@ -109,6 +109,14 @@ class Settings(BaseSettings):
         "(stage `validate`, class `TimestampAhead`); 0 turns the check off.",
     )
 
+    # A record an agent holds back for the feeds' watermarks should be released within
+    # FEED_IDLE_S of its partition going quiet; one held much longer is a stuck hold.
+    hold_degraded_s: float = Field(
+        60, gt=0,
+        description="`/health` reports `degraded` while an agent holds a record back for the "
+        "watermarks longer than this (wall seconds); `sitaware_hold_oldest_seconds` shows the age.",
+    )
+
     # --- the city ---------------------------------------------------------------
     # District polygons (GeoJSON FeatureCollection, properties.district).
     districts_file: Path = Field(

@@ -32,6 +32,7 @@ from faust.types import TP
 from sitaware.settings import Settings
 from streams import commits
 from streams.clock import StreamClock
+from streams.holds import Holds
 from streams.deadletters import reject
 from streams.metrics import SITUATIONS, records_in
 from topics import specs
@@ -58,6 +59,7 @@ class Pipeline:
         self.clock = StreamClock(idle_after=timedelta(seconds=s.feed_idle_s), backlog=self._backlog,
                                  max_ahead=timedelta(seconds=s.max_ahead_s) if s.max_ahead_s else None)
         self.lateness = timedelta(seconds=s.allowed_lateness_s)
+        self.holds = Holds()
         n = s.topic_partitions
         self.alarms = app.topic(s.topic(specs.ALARMS), partitions=n)
         self.checkpoint_passes = app.topic(s.topic(specs.CHECKPOINT_PASSES), partitions=n)

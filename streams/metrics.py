@@ -21,6 +21,7 @@ __all__ = [
     "REFERENCE_ENTRIES",
     "FLOW_PASSES_AFTER_CLOSE",
     "ALERTS",
+    "HOLD_OLDEST",
 ]
 
 RECORDS_IN = Counter("sitaware_records_in_total", "Input records consumed", ["topic"])
@@ -53,3 +54,5 @@ FLOW_PASSES_AFTER_CLOSE = Counter(
     "Checkpoint passes counted per minute but too late for their closed 5-minute flow window",
 )
 ALERTS = Counter("sitaware_alerts_total", "Situations matched to a subscription, by outcome", ["outcome"])
+HOLD_OLDEST = Gauge("sitaware_hold_oldest_seconds",
+                    "Wall seconds the oldest record an agent holds back for the watermarks has waited", ["agent"])

@@ -9,7 +9,7 @@ from aiohttp.web import Response
 from faust.sensors.prometheus import setup_prometheus_sensors
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
-from streams.metrics import CONSUMER_LAG, STREAM_TIME_BEHIND
+from streams.metrics import CONSUMER_LAG, HOLD_OLDEST, STREAM_TIME_BEHIND
 
 __all__ = ["register_pages"]
 
@@ -26,12 +26,18 @@ def register_pages(pipeline) -> None:
     async def health(self, request):
         stream_time = pipeline.clock.now()
         assigned = sorted(f"{tp.topic}:{tp.partition}" for tp in app.assignor.assigned_actives())
+        holds = pipeline.holds.describe()
+        # A hold older than the setting is stuck: what waits on it (recommendations,
+        # hotspots) is silently missing, so the worker is not healthy.
+        stuck = [agent for agent, hold in holds.items() if hold["oldest_s"] > pipeline.settings.hold_degraded_s]
         body = {
-            "status": "ok" if app.rebalancing is False else "rebalancing",
+            "status": "rebalancing" if app.rebalancing is not False else "degraded" if stuck else "ok",
             "assigned_partitions": len(assigned),
             "stream_time": stream_time.isoformat() if stream_time else None,
             "feeds": pipeline.clock.describe(),
             "reference": pipeline.reference.describe(),
+            "holds": holds,
+            "stuck_holds": stuck,
         }
         return self.json(body)
 
@@ -56,6 +62,8 @@ def register_gauges(pipeline, interval: float = 5.0) -> None:
         stream_time = pipeline.clock.now()
         if stream_time is not None:
             STREAM_TIME_BEHIND.set(max(0.0, time.time() - stream_time.timestamp()))
+        for agent, age in pipeline.holds.oldest_s().items():
+            HOLD_OLDEST.labels(agent).set(age)
         consumer = app.consumer
         for tp in app.assignor.assigned_actives():
             committed = consumer._committed_offset.get(tp)  # offset of the last committed record

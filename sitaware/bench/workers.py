@@ -63,7 +63,7 @@ class WorkerProcess:
             tail = self.log.read_text(errors="replace")[-3000:]
             raise RuntimeError(f"worker on :{self.port} exited ({self.proc.returncode}):\n{tail}")
         health = self.health()
-        return bool(health and health.get("status") == "ok" and health.get("assigned_partitions", 0) > 0)
+        return bool(health and health.get("status") in ("ok", "degraded") and health.get("assigned_partitions", 0) > 0)
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta, timezone
 import orjson
 
 from streams.agents._cache import RebalanceCache
+from streams.holds import marks_wanted
 from streams.partitioning import partition_of
 from streams.situations import alarm_hotspot, crowd_gathering
 from streams.situations._cell_burst import CellBurst
@@ -67,15 +68,19 @@ def register(pipeline) -> None:
     # partition -> offset -> [(key, alarm ts)] of the alarms that record let through
     applied: dict[int, dict[int, list[tuple[str, datetime]]]] = defaultdict(lambda: defaultdict(list))
     marks: dict[int, dict[int, datetime]] = defaultdict(dict)  # partition -> alarms partition -> mark
+    holds = pipeline.holds
+    holds.agent("cells", lambda partition: {"alarms": marks_wanted(marks[partition], n)})
 
     def rebuild() -> None:
         pending.clear()
         applied.clear()
+        holds.clear("cells")
         for key, value in pending_table.items():
             partition = partition_of(key.split("|", 1)[0], n)
             alarm = Alarm.model_validate(value["alarm"])
             if value["applied_by"] is None:
                 pending[partition][key] = alarm
+                holds.hold("cells", key, partition)
             else:
                 applied[partition][value["applied_by"]].append((key, alarm.ts))
 
@@ -110,6 +115,7 @@ def register(pipeline) -> None:
         due = sorted((a.ts, a.alarm_id, key) for key, a in pending[partition].items() if a.ts <= passed)
         for _, _, key in due:
             alarm = pending[partition].pop(key)
+            holds.release("cells", key)
             await apply(key.split("|", 1)[0], alarm)
             pending_table[key] = {"alarm": alarm.model_dump(mode="json", exclude_none=True), "applied_by": offset}
             applied[partition][offset].append((key, alarm.ts))
@@ -148,6 +154,7 @@ def register(pipeline) -> None:
                         pending_table[key] = {"alarm": alarm.model_dump(mode="json", exclude_none=True),
                                               "applied_by": None}
                         pending[partition][key] = alarm
+                        holds.hold("cells", key, partition)
                 await apply_due(partition, offset)
             except Exception as exc:
                 await pipeline.failed(event, exc)

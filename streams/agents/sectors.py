@@ -26,6 +26,7 @@ from datetime import datetime, timedelta, timezone
 import orjson
 
 from streams.agents._cache import RebalanceCache
+from streams.holds import marks_wanted
 from streams.agents._fleet import FleetIndex, fleet_key, fleet_key_order, latest_at
 from streams.partitioning import partition_of
 from streams.situations import coverage_gap, dispatch_recommendation
@@ -52,10 +53,18 @@ def register(pipeline) -> None:
     # Fleet keys that hold no position after a rebuild: deleted in their partition's
     # stream context (a table write goes to the current event's partition).
     unheld: dict[int, list[str]] = defaultdict(list)
+    holds = pipeline.holds
+
+    def gps_marks(partition: int) -> dict:
+        return {"patrol-gps": marks_wanted(
+            {p: ts for (f, p), ts in watermarks[partition].items() if f == "patrol-gps"}, n)}
+
+    holds.agent("sectors", gps_marks)
 
     def rebuild() -> None:
         fleets.clear()
         pending.clear()
+        holds.clear("sectors")
         unheld.clear()
         for key, value in sorted(fleet.items(), key=lambda kv: fleet_key_order(kv[0])):
             sector = key.split("|", 1)[0]
@@ -71,6 +80,7 @@ def register(pipeline) -> None:
                 done[partition][key] = alarm.ts
             else:
                 pending[partition][key] = alarm
+                holds.hold("sectors", key, partition)
 
     index = RebalanceCache(app, rebuild)
 
@@ -100,6 +110,7 @@ def register(pipeline) -> None:
         if stored is None:
             judged[key] = {"alarm": alarm.model_dump(mode="json", exclude_none=True), "done": False}
             pending[partition][key] = alarm
+            holds.hold("sectors", key, partition)
         elif stored["done"]:
             # A re-delivered alarm is judged once; what its judgement sent is sent again
             # (a crash may have lost it while this table kept the judgement).
@@ -128,6 +139,7 @@ def register(pipeline) -> None:
             judged[key] = {"alarm": alarm.model_dump(mode="json", exclude_none=True), "done": True,
                            "sent": [s.model_dump(mode="json") for s in situations]}
             del pending[partition][key]
+            holds.release("sectors", key)
             done[partition][key] = alarm.ts
             await pipeline.emit(situations)
         # A judged alarm is remembered (to ignore re-deliveries) until records that old are late.
