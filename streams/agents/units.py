@@ -21,7 +21,6 @@ from streams.agents._cache import RebalanceCache
 from streams.agents.sectors import HALO_KM
 from streams.partitioning import partition_of
 from streams.sectors import sectors_near
-from streams.situations._common import tick_cause
 from streams.situations.fleet import UnitPosition
 from streams.situations import units as rules_
 from streams.situations.unit_track import AlarmSite, UnitTrack
@@ -118,7 +117,7 @@ def register(pipeline) -> None:
         await report_presence(ping)
         outbox.add(sectors_near(ping.lat, ping.lon, HALO_KM), UnitPosition.from_ping(ping).model_dump(mode="json"))
 
-    async def on_signal(key: bytes | None, partition: int, message: dict) -> None:
+    async def on_signal(key: bytes | None, partition: int, offset: int, message: dict) -> None:
         kind = message["kind"]
         if kind == "watermark":
             alarm_marks.setdefault(partition, {})[message["source"]] = datetime.fromisoformat(message["ts"])
@@ -127,9 +126,12 @@ def register(pipeline) -> None:
             # The sector join needs this partition's GPS watermark whatever the unit rules do.
             await pipeline.send_feed_watermark("patrol-gps", partition)
             sent_at = signals.tick_time(message)
-            # The rules run at unit time, which depends on marks held in memory; the tick's
-            # own stream time names it, so a re-delivered tick re-sends what it sent.
-            stream_time, cause = unit_time(partition, sent_at), tick_cause(sent_at)
+            # The rules run at unit time, which depends on marks held in memory. The tick
+            # record itself names what it sent, so that a re-delivered tick re-sends it and
+            # a new tick does not: while stream time stands still (a rebalance, a quiet
+            # start) every tick carries the same stream time, and naming them by it re-sent
+            # a unit_offline once a second.
+            stream_time, cause = unit_time(partition, sent_at), f"tick:{partition}:{offset}"
             for unit_id in sorted(known.get(partition, ())):
                 track = load(unit_id)
                 result = rules_.on_tick(track, stream_time, rules, _now(), locale=locale, cause=cause)
@@ -157,7 +159,8 @@ def register(pipeline) -> None:
                 try:
                     if event.message.topic == signals_topic:
                         await outbox.flush()  # a tick sends the GPS watermark: pings first
-                        await on_signal(event.message.key, event.message.partition, signals.parse(event.message.value))
+                        await on_signal(event.message.key, event.message.partition, event.message.offset,
+                                        signals.parse(event.message.value))
                         continue
                     ping = await pipeline.admit(event, "patrol-gps", PatrolPing)
                     if ping is not None:

@@ -9,8 +9,8 @@ The agent keeps one `UnitTrack` per unit_id and feeds it, in arrival order:
 Each takes the current stream time — or None while the caller cannot vouch for one yet
 (then nothing is dropped and no timer fires) — and returns (new track, situations to send). Every
 input is recorded idempotently; applying one again re-sends what it sent the first time
-(same event_ids), and nothing new. For ticks "again" means the same stream time, so the
-agent should pass the stream time carried by the tick record.
+(same event_ids), and nothing new. For ticks "again" means the same tick record: the
+agent names it by its coordinates (`cause`), since ticks at one stream time are not one tick.
 """
 
 from __future__ import annotations
