@@ -15,6 +15,7 @@ import urllib.request
 import subprocess
 import sys
 import time
+from datetime import datetime, timezone
 
 from sitaware.settings import Settings
 
@@ -45,7 +46,8 @@ def run_demo(settings: Settings, args: argparse.Namespace) -> int:
         # A seed of its own: a plate of an earlier demo run seen again now, at another
         # checkpoint, would be a (true) cloned plate on the shared topics.
         cli + ["simulate", "--scale", args.scale, "--speed", str(args.speed), "--duration", args.duration,
-               "--start", "now", "--seed", str(random.randrange(1 << 30)), "--truth", str(logs / "truth.json")],
+               "--start", replay_start(args.duration, args.speed).isoformat(timespec="seconds"),
+               "--seed", str(random.randrange(1 << 30)), "--truth", str(logs / "truth.json")],
         env=env, stdout=open(logs / "simulate.log", "ab"), stderr=subprocess.STDOUT,
     ))
     # The command-center map: a fresh admin token for this run (only its hash is stored).
@@ -72,6 +74,23 @@ def run_demo(settings: Settings, args: argparse.Namespace) -> int:
                 child.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 child.kill()
+
+
+def replay_start(duration: str, speed: float, now: datetime | None = None) -> datetime:
+    """The event time a run at `speed` starts at so that it ends at the wall clock.
+
+    Faster than real time, event time gains (speed - 1) s on the wall clock every second; a
+    city started at now would run minutes into the future, where the worker refuses its
+    records (`SITAWARE_MAX_AHEAD_S`). Started this far in the past, its event time stays at
+    or behind the wall clock and reaches it when the run ends.
+    """
+    from sitaware.simulator.config import parse_duration
+
+    simulated = parse_duration(duration)
+    now = now or datetime.now(timezone.utc)
+    if speed <= 1:
+        return now  # a live city: event time never runs ahead
+    return now - simulated + simulated / speed
 
 
 def _wait_for_worker(port: int, worker: subprocess.Popen, timeout: float = 120.0) -> None:
