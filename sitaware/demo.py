@@ -33,6 +33,10 @@ def run_demo(settings: Settings, args: argparse.Namespace) -> int:
                      log=lambda m: print(m, file=sys.stderr))
     if args.smoke:
         return 0
+    if not service.topic_prefix:
+        service = demo_topics(service)
+        print(f"demo topics: {service.topic_prefix}* (SITAWARE_TOPIC_PREFIX={service.topic_prefix} "
+              "to read them from another terminal; removed by the next demo)", file=sys.stderr)
     env = {**os.environ, **service.as_env()}
     logs = settings.stack_dir / "demo"
     logs.mkdir(parents=True, exist_ok=True)
@@ -74,6 +78,40 @@ def run_demo(settings: Settings, args: argparse.Namespace) -> int:
                 child.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 child.kill()
+
+
+DEMO_PREFIX = "demo-"
+
+
+def demo_topics(settings: Settings) -> Settings:
+    """Topics of this run's own, and those of earlier demo runs removed.
+
+    A run replayed from the past (see `replay_start`) on the topics of an earlier run would
+    start behind the stream time that run reached: a worker seeds stream time from the
+    feeds' last records, so the new city would be late from its first record. Each demo
+    therefore runs on fresh topics under a prefix of its own (and its own consumer group).
+    """
+    import shutil
+
+    from kafka import KafkaAdminClient
+
+    from topics.admin import ensure_topics
+    from topics.specs import contract_topics
+
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d%H%M%S")
+    run = settings.model_copy(update={"topic_prefix": f"{DEMO_PREFIX}{stamp}-{random.randrange(16 ** 4):04x}."})
+    admin = KafkaAdminClient(**settings.kafka_python_config())
+    try:
+        earlier = [t for t in admin.list_topics() if t.startswith(DEMO_PREFIX)]
+        if earlier:
+            admin.delete_topics(earlier)
+        ensure_topics(admin, contract_topics(run), run.topic_replication)
+    finally:
+        admin.close()
+    workers = settings.stack_dir / "worker"
+    for state in workers.glob(f"{DEMO_PREFIX}*") if workers.is_dir() else ():
+        shutil.rmtree(state, ignore_errors=True)  # table state of an earlier demo's app
+    return run
 
 
 def replay_start(duration: str, speed: float, now: datetime | None = None) -> datetime:

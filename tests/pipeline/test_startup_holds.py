@@ -41,7 +41,8 @@ def _burst_meets_joining_worker(settings, tmp_path, run: int, datadir=None) -> W
         if datadir is not None:
             worker.datadir = datadir  # the state of the worker before it on this machine
         super(Worker, worker).start()  # not waiting for it to be ready: the burst meets it joining
-        time.sleep(DELAYS_S[run % len(DELAYS_S)])  # the joining phase this run meets (not a wait for a condition)
+        delay = float(os.environ.get("SITAWARE_STARTUP_DELAY_S", DELAYS_S[run % len(DELAYS_S)]))
+        time.sleep(delay)  # the joining phase this run meets (not a wait for a condition)
         for topic, key, value in burst.feeds():
             feed.send(topic, key, value)
         feed.flush()
