@@ -186,20 +186,32 @@ class Pipeline:
 
     def consumed_up_to(self, tp, offset: int | None, end_offset: int | None) -> bool | None:
         """True if the agent has read everything before `end_offset` (default: the highwater
-        the consumer last fetched), False if not, None if that is not known yet."""
+        the consumer last fetched, or the broker's end offset when it has fetched nothing
+        yet), False if not, None if that is not known yet."""
         consumer = self.app.consumer
-        try:
-            end = end_offset if end_offset is not None else consumer.highwater(tp)
-        except Exception:  # not assigned (any more), or no fetch yet
-            return None
+        end = end_offset
+        if end is None:
+            try:
+                end = consumer.highwater(tp)
+            except Exception:  # not assigned (any more)
+                end = None
+            if end is None:
+                # Not fetched yet (a partition taken over while tables recover, or one the
+                # fetcher has not polled): the broker's end offset, confirmed every second,
+                # decides. Without it such a partition counted as a backlog for as long as
+                # it stayed unfetched, and held stream time (and every join) where it was.
+                end = self.feed_ends.get(tp)
         if end is None:
             return None
         if offset is not None:
             return offset + 1 >= end
-        # Nothing admitted yet: the start position is the committed offset, or the log start
-        # for a new group (taken as 0; a fully expired log then counts as a backlog until a
+        # Nothing admitted yet: the start is the group's committed position (everything
+        # before it was processed), else where the consumer reads from, else the log start
+        # of a new group (taken as 0: a fully expired log then counts as a backlog until a
         # record or the idle timeout comes — the safe side).
-        start = consumer._read_offset.get(tp)
+        start = consumer._committed_offset.get(tp)
+        if start is None:
+            start = consumer._read_offset.get(tp)
         return (start or 0) >= end
 
     def internal_topic(self, name: str) -> faust.TopicT:

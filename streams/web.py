@@ -52,6 +52,9 @@ def serve_metrics(app) -> None:
         return Response(body=generate_latest(REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
+_lag_children: set[tuple[str, str]] = set()  # (topic, partition) the lag gauge reports
+
+
 def register_gauges(pipeline, interval: float = 5.0) -> None:
     """Every few seconds: how far stream time is behind the wall clock, and per assigned
     partition, its end offset minus what this worker has committed."""
@@ -65,12 +68,21 @@ def register_gauges(pipeline, interval: float = 5.0) -> None:
         for agent, age in pipeline.holds.oldest_s().items():
             HOLD_OLDEST.labels(agent).set(age)
         consumer = app.consumer
+        reported = set()
         for tp in app.assignor.assigned_actives():
-            committed = consumer._committed_offset.get(tp)  # offset of the last committed record
+            if tp.topic.endswith("-changelog"):
+                continue  # written by this worker's tables, not consumed: no lag to speak of
+            committed = consumer._committed_offset.get(tp)  # the committed position (next offset)
             try:
                 end = consumer.highwater(tp)
             except Exception:  # not fetched yet
                 continue
             if end is not None:
-                done = committed + 1 if committed is not None else (consumer._read_offset.get(tp) or 0)
+                done = committed if committed is not None else (consumer._read_offset.get(tp) or 0)
                 CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(max(0, end - done))
+                reported.add((tp.topic, str(tp.partition)))
+        # A partition another worker took over is that worker's to report.
+        for labels in _lag_children - reported:
+            CONSUMER_LAG.remove(*labels)
+        _lag_children.clear()
+        _lag_children.update(reported)

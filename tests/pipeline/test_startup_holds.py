@@ -22,7 +22,7 @@ from tests.conftest import isolated_topics
 from tests.pipeline.conftest import Feed, Worker, poll
 from tests.pipeline.startup_burst import StartupBurst
 
-RUNS = int(os.environ.get("SITAWARE_STARTUP_RUNS", "3"))
+RUNS = int(os.environ.get("SITAWARE_STARTUP_RUNS", "1"))
 DELAYS_S = (0.0, 4.0, 20.0, 9.0, 2.0, 6.0, 12.0, 1.0, 7.0, 15.0)
 WITHIN_S = 60.0
 
