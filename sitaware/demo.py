@@ -95,16 +95,14 @@ def demo_topics(settings: Settings) -> Settings:
 
     from kafka import KafkaAdminClient
 
-    from topics.admin import ensure_topics
+    from topics.admin import delete_topics_with_prefix, ensure_topics
     from topics.specs import contract_topics
 
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d%H%M%S")
     run = settings.model_copy(update={"topic_prefix": f"{DEMO_PREFIX}{stamp}-{random.randrange(16 ** 4):04x}."})
     admin = KafkaAdminClient(**settings.kafka_python_config())
     try:
-        earlier = [t for t in admin.list_topics() if t.startswith(DEMO_PREFIX)]
-        if earlier:
-            admin.delete_topics(earlier)
+        delete_topics_with_prefix(admin, DEMO_PREFIX)
         ensure_topics(admin, contract_topics(run), run.topic_replication)
     finally:
         admin.close()

@@ -8,7 +8,7 @@ from kafka.errors import TopicAlreadyExistsError
 
 from topics.specs import TopicSpec
 
-__all__ = ["ensure_topics", "describe_topics"]
+__all__ = ["ensure_topics", "describe_topics", "delete_topics_with_prefix"]
 
 
 def ensure_topics(admin: KafkaAdminClient, specs: list[TopicSpec], replication: int = 1) -> list[str]:
@@ -46,3 +46,13 @@ def describe_topics(admin: KafkaAdminClient, names: list[str]) -> dict[str, dict
         }
         for name, t in meta.items()
     }
+
+
+def delete_topics_with_prefix(admin: KafkaAdminClient, prefix: str) -> list[str]:
+    """Delete every topic whose name starts with `prefix` (a run's own); return their names."""
+    if not prefix:
+        raise ValueError("refusing to delete topics with an empty prefix (that is every topic)")
+    mine = [t for t in admin.list_topics() if t.startswith(prefix)]
+    if mine:
+        admin.delete_topics(mine)
+    return mine

@@ -29,7 +29,7 @@ from .city_load import CityLoad, city_scale, measure_offer_rate
 from .measure import FEEDS, Probe, SituationWatch
 from .noop_app import TUNING_ENV, Ceiling
 from .offsets import snapshot, written
-from .workers import WorkerProcess, wait_all_ready
+from .workers import WorkerProcess, delete_run_topics, wait_all_ready
 
 __all__ = ["CityPlan", "CITY_PLANS", "run_city"]
 
@@ -76,19 +76,6 @@ def _fresh(settings: Settings, label: str, partitions: int, feed_idle_s: float) 
     finally:
         admin.close()
     return settings
-
-
-def _delete_topics(settings: Settings) -> int:
-    from kafka import KafkaAdminClient
-
-    admin = KafkaAdminClient(**settings.kafka_python_config())
-    try:
-        mine = [t for t in admin.list_topics() if t.startswith(settings.topic_prefix)]
-        if mine:
-            admin.delete_topics(mine)
-        return len(mine)
-    finally:
-        admin.close()
 
 
 def _admin(settings: Settings):
@@ -225,7 +212,7 @@ def _control(base: Settings, plan: CityPlan, partitions: int, workdir: Path) -> 
             for worker in workers:
                 worker.stop()
     finally:
-        _delete_topics(settings)
+        delete_run_topics(settings)
     per_topic = {t.removeprefix(settings.topic_prefix): w["records"] / seconds
                  for t, w in written(before, after).items() if _internal(settings, t) and w["records"]}
     total = sum(per_topic.values())
@@ -254,7 +241,7 @@ def run_city(settings: Settings, plan: CityPlan) -> dict:
             ceiling = _ceiling(run_settings, plan, workdir, feed_records)
             _log(f"ceiling: {ceiling['events_per_s']:,.0f} events/s over {ceiling['seconds']} s")
         finally:
-            _log(f"deleted {_delete_topics(run_settings)} topics")
+            _log(f"deleted {delete_run_topics(run_settings)} topics")
         control = [_control(settings, plan, p, workdir) for p in plan.control_partitions]
     return {**measured, "plan": replace(plan), "ceiling": ceiling, "control": control,
             "topic_prefix": run_settings.topic_prefix, "internal": _internal_names(run_settings, measured),

@@ -21,7 +21,7 @@ from sitaware.settings import Settings
 from .baselines import bare_consume, bare_insert
 from .load import LoadGenerator, LoadStep
 from .measure import FEEDS, Probe, Sample, SituationWatch, percentile, window
-from .workers import WorkerProcess, wait_all_ready
+from .workers import WorkerProcess, delete_run_topics, wait_all_ready
 
 __all__ = ["Plan", "PLANS", "DESIGN_RATE", "run_bench"]
 
@@ -159,19 +159,6 @@ class _Run:
                 worker.stop()
 
 
-def _delete_topics(settings: Settings) -> int:
-    from kafka import KafkaAdminClient
-
-    admin = KafkaAdminClient(**settings.kafka_python_config())
-    try:
-        mine = [t for t in admin.list_topics() if t.startswith(settings.topic_prefix)]
-        if mine:
-            admin.delete_topics(mine)
-        return len(mine)
-    finally:
-        admin.close()
-
-
 def run_bench(settings: Settings, plan: Plan) -> dict:
     """Run the plan on fresh topics; return the raw measurements (report.build_report)."""
     from kafka import KafkaAdminClient
@@ -199,7 +186,7 @@ def run_bench(settings: Settings, plan: Plan) -> dict:
         _log(f"baseline: bare ClickHouse columnar insert of {rows} rows")
         insert = bare_insert(settings, rows)
     finally:
-        deleted = _delete_topics(settings)
+        deleted = delete_run_topics(settings)
         _log(f"deleted {deleted} topics")
     return {**measured, "plan": replace(plan), "baseline_consume": consume, "baseline_insert": insert,
             "topic_prefix": settings.topic_prefix, "elapsed_s": time.monotonic() - started}

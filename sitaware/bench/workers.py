@@ -15,7 +15,7 @@ from pathlib import Path
 
 from sitaware.settings import Settings
 
-__all__ = ["WorkerProcess", "free_port", "wait_all_ready"]
+__all__ = ["WorkerProcess", "delete_run_topics", "free_port", "wait_all_ready"]
 
 
 def free_port() -> int:
@@ -95,3 +95,16 @@ def wait_all_ready(workers: list[WorkerProcess], timeout: float) -> float:
             raise RuntimeError(f"workers not ready after {timeout:.0f} s (logs: {workers[0].log.parent})")
         time.sleep(0.5)
     return time.monotonic() - started
+
+
+def delete_run_topics(settings: Settings) -> int:
+    """Delete a run's topics (those of its prefix); return how many there were."""
+    from kafka import KafkaAdminClient
+
+    from topics.admin import delete_topics_with_prefix
+
+    admin = KafkaAdminClient(**settings.kafka_python_config())
+    try:
+        return len(delete_topics_with_prefix(admin, settings.topic_prefix))
+    finally:
+        admin.close()
