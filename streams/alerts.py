@@ -1,4 +1,4 @@
-"""Which situations a subscription gets (contract §5): matching, cooldown and alert ids.
+"""Which situations a subscription gets (docs/surface.md, Subscriptions and alerts): matching, cooldown and alert ids.
 
 Pure functions over plain data, like the situation models; `streams/agents/alerts.py`
 moves the records.

@@ -1,6 +1,6 @@
 """The Faust application: topics, tables and the shared services every agent uses.
 
-Co-partitioning plan (README "Architecture"): every topic below has
+Co-partitioning plan (docs/architecture.md): every topic below has
 `SITAWARE_TOPIC_PARTITIONS` partitions and every table lives with the agent whose input is
 keyed like the table:
 

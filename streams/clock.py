@@ -1,4 +1,4 @@
-"""Stream time: the event-time watermark every lateness and deadline is judged on (contract §1).
+"""Stream time: the event-time watermark every lateness and deadline is judged on (docs/surface.md, Conventions).
 
 For each input feed the watermark is the smallest, over the feed's *active* partitions, of
 the largest event `ts` seen on that partition — a partition that is consumed faster (e.g.

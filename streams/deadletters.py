@@ -1,4 +1,4 @@
-"""Send a rejected input record, unchanged, to `dead-letters` or `late-events` (contract §4)."""
+"""Send a rejected input record, unchanged, to `dead-letters` or `late-events` (docs/surface.md, Other output topics)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Alert agents: situations matched to subscriptions and delivered (contract §4–5).
+"""Alert agents: situations matched to subscriptions and delivered (docs/surface.md, Other output topics; Subscriptions and alerts).
 
   matcher  reads `situations` (key event_id) and, for every subscription that matches
            (`streams.alerts.matches`; subscriptions are reference data every worker holds),

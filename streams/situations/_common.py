@@ -34,7 +34,7 @@ __all__ = [
     "tick_cause",
 ]
 
-LATENESS = timedelta(minutes=10)  # contract §1: default allowed lateness
+LATENESS = timedelta(minutes=10)  # docs/surface.md, Conventions: default allowed lateness
 
 # How long (in stream time) a re-send cache keeps what it sent. A cause is re-delivered when
 # a worker dies before committing it: a window of seconds of wall time, but while a backlog

@@ -1,6 +1,6 @@
 """`alarm_hotspot`: many received alarms in one grid cell within a short window.
 
-Rule (contract §3): a received alarm A in cell C (geohash-6) triggers when at least
+Rule (docs/surface.md, Output topic "situations"): a received alarm A in cell C (geohash-6) triggers when at least
 `min_alarms` [5] received alarms of any category in C have ts in (A.ts - `window` [15 min],
 A.ts] -- an alarm exactly `window` before A.ts is outside, one at A.ts is inside -- and no
 `alarm_hotspot` for C already has event_time in that interval. event_time = A.ts,

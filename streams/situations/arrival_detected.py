@@ -1,6 +1,6 @@
 """`arrival_detected`: an assigned unit's position reaches the alarm's site.
 
-Rule (contract §3): a unit assigned to alarm A -- by a `dispatched` record, a ping naming
+Rule (docs/surface.md, Output topic "situations"): a unit assigned to alarm A -- by a `dispatched` record, a ping naming
 A in `alarm_id`, or its own `arrived` report -- sends a ping with ts >= the start of the
 assignment (`Assignment.since`) whose great-circle distance to A is <= `radius_km`
 [150 m] (inclusive). The earliest such ping among those held is the arrival.

@@ -1,6 +1,6 @@
 """`arrival_mismatch`: a unit reports `arrived` while its position says it is elsewhere.
 
-Rule (contract §3): an `arrived` record for unit U and alarm A at report time R, while
+Rule (docs/surface.md, Output topic "situations"): an `arrived` record for unit U and alarm A at report time R, while
 U's latest ping with ts in [R - `max_ping_age` [2 min], R] (both inclusive; a ping after
 R is never that ping) is more than `radius_km` [500 m] from A (strictly: exactly 500 m
 is no mismatch). No ping in that interval means no evidence: no mismatch (a silent unit

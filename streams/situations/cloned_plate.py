@@ -1,6 +1,6 @@
 """`cloned_plate`: one plate in two places faster than any car could drive between them.
 
-Rule (contract §3): two passes of the same plate (upper-cased) and plate colour at
+Rule (docs/surface.md, Output topic "situations"): two passes of the same plate (upper-cased) and plate colour at
 checkpoints more than `min_distance_km` [1 km] apart (strictly) whose implied speed
 exceeds `max_speed_kmh` [200 km/h] (strictly), at most `max_gap` [2 h] apart (inclusive).
 Simultaneous passes (gap 0) more than 1 km apart are a clone. Once per pair of passes:
@@ -15,7 +15,7 @@ is emitted when its second pass (in arrival order) is applied, and only then.
 
 Watermark, lateness, pruning: the trail's watermark is the stream time the agent passes
 (never moves back; None = unknown, nothing moves). A pass with ts < watermark - lateness
-is late (contract §1) and ignored. Passes with ts < watermark - lateness - max_gap are
+is late (docs/surface.md, Conventions) and ignored. Passes with ts < watermark - lateness - max_gap are
 dropped: no on-time pass can pair with them, so ignoring late passes (rather than only
 those beyond the prune horizon) keeps every result independent of arrival timing.
 Re-delivery: a pass_id already held changes nothing and re-sends what its first
@@ -87,7 +87,7 @@ class PlateTrail(StateModel):
 
 
 def trail_key(passage: CheckpointPass) -> str:
-    """The state key: plates compare upper-cased (contract §2), colours tell plates apart."""
+    """The state key: plates compare upper-cased (docs/surface.md, Input topics), colours tell plates apart."""
     return f"{passage.plate_key}|{passage.plate_color}"
 
 

@@ -1,6 +1,6 @@
 """`coverage_gap`: a new alarm with no available police unit close enough.
 
-Rule (contract §3): a `received` alarm A such that no police unit that is fresh and
+Rule (docs/surface.md, Output topic "situations"): a `received` alarm A such that no police unit that is fresh and
 available at A.ts (latest position at or before A.ts with ts >= A.ts - `max_ping_age`
 [2 min], see `fleet`) is within `police_radius_km` [3 km] of A. A unit at exactly 3 km
 counts as covering (distance <= radius), so the gap needs every such unit > 3 km away.

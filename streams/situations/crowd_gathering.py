@@ -1,6 +1,6 @@
 """`crowd_gathering`: a burst of dispute / gathering alarms in one grid cell.
 
-Rule (contract §3): as `alarm_hotspot`, counting only categories `dispute` and
+Rule (docs/surface.md, Output topic "situations"): as `alarm_hotspot`, counting only categories `dispute` and
 `gathering`: a received alarm A of those categories in cell C triggers when at least
 `min_alarms` [3] such alarms in C have ts in (A.ts - `window` [10 min], A.ts] (half-open:
 exactly `window` earlier is outside) and no `crowd_gathering` for C already has event_time

@@ -1,6 +1,6 @@
 """`dispatch_recommendation`: the nearest available police units for a new alarm.
 
-Rule (contract §3): for every `received` alarm A, take the police units (police_car,
+Rule (docs/surface.md, Output topic "situations"): for every `received` alarm A, take the police units (police_car,
 foot_patrol, motorcycle) whose latest position at or before A.ts is fresh (ts in
 [A.ts - `max_ping_age` [2 min], A.ts], see `fleet`) and says `available`, at a great-circle
 distance <= `radius_km` [10 km] from A (inclusive). If there is at least one, emit one

@@ -1,6 +1,6 @@
 """Unit positions as the alarm-time models see them, and which of them are usable.
 
-Freshness (contract §3 "latest ping ts within 2 min of A.ts"): for each unit, take its
+Freshness (docs/surface.md, Output topic "situations": "latest ping ts within 2 min of A.ts"): for each unit, take its
 latest position with ts <= the alarm's ts; the unit is usable only if that position's ts
 is >= A.ts - max_age (both bounds inclusive: exactly 2 min old is fresh, 2 min + 1 ms is
 stale). A position after A.ts is never used, so a replay gives the answer the live run

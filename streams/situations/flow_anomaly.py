@@ -1,6 +1,6 @@
 """`flow_anomaly`: a checkpoint's 5-minute pass count far off its own recent level.
 
-Rule (contract §3): the checkpoint's pass count in a `window` [5 min] tumbling window
+Rule (docs/surface.md, Output topic "situations"): the checkpoint's pass count in a `window` [5 min] tumbling window
 (aligned to multiples of 5 min since the Unix epoch, UTC) deviates from its baseline by
 a robust z-score |z| >= `min_z` [4] AND by |count - median| >= `min_deviation` [20]
 passes: spikes and drops alike. Once per (checkpoint, window): event_id = ("flow_anomaly",

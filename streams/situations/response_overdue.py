@@ -8,7 +8,7 @@ So the final state does not depend on arrival order, and applying a record again
 nothing. `version` (the ReplacingMergeTree version of the `alarm_lifecycle` row) grows by
 one on every change to the lifecycle fields and never otherwise.
 
-Rule (contract §3): with deadline = received_at + SLA(priority) [P1 5, P2 10, P3 20,
+Rule (docs/surface.md, Output topic "situations"): with deadline = received_at + SLA(priority) [P1 5, P2 10, P3 20,
 P4 60 min], `check_overdue` fires once when stream time > deadline (strictly: exactly at
 the deadline nothing fires, 1 ms after it does), unless an arrival or a close/cancel with
 ts <= deadline is known. Judged in event time: an arrival stamped after the deadline does

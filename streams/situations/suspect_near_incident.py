@@ -1,6 +1,6 @@
 """`suspect_near_incident`: a watch-listed vehicle passes a checkpoint close to a fresh incident.
 
-Rule (contract §3): a pass P of a plate whose watchlist entry applies at P.ts (see
+Rule (docs/surface.md, Output topic "situations"): a pass P of a plate whose watchlist entry applies at P.ts (see
 `watchlist_hit.entry_applies`) and a `received` alarm A of a category in `categories`
 [violent, theft, fraud, gathering] pair when the checkpoint is within `radius_km` [2 km]
 of A (great-circle distance <= 2 km, inclusive) and |P.ts - A.ts| <= `window` [30 min]

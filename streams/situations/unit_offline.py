@@ -1,6 +1,6 @@
 """`unit_offline`: an on-duty unit stops sending positions.
 
-Rule (contract §3): a unit whose latest ping (by ts) has a status other than `off_duty`
+Rule (docs/surface.md, Output topic "situations"): a unit whose latest ping (by ts) has a status other than `off_duty`
 fires when stream time >= that ping's ts + `silence` [3 min]: exactly 3 min of silence is
 offline, 3 min - 1 ms is not. Once per silence: the silence is named by the last ping's
 ts, event_id = ("unit_offline", unit_id, last ping ts); a newer ping ends it and the next

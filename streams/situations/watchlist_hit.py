@@ -1,8 +1,8 @@
 """`watchlist_hit`: a checkpoint pass of a plate that is on the watchlist and not expired.
 
-Rule (contract §3): a pass P and the watchlist entry E kept under P's upper-cased plate
+Rule (docs/surface.md, Output topic "situations"): a pass P and the watchlist entry E kept under P's upper-cased plate
 (the `watchlist` topic is keyed so) give a hit when `entry_applies(E, P)`:
-  - E.plate equals P.plate, both compared upper-cased (contract §2);
+  - E.plate equals P.plate, both compared upper-cased (docs/surface.md, Input topics);
   - E names no plate_color, or E.plate_color equals P.plate_color;
   - E is not expired at the pass: expires_at is None or P.ts < expires_at. Judged in event
     time, so a replay decides the same way; a pass stamped exactly at expires_at is expired.
