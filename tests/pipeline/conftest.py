@@ -98,9 +98,9 @@ def worker_factory(run_settings, tmp_path):
     workers: list[Worker] = []
 
     def start(settings=None) -> Worker:
-        worker = Worker(settings or run_settings, tmp_path).start()
-        workers.append(worker)
-        return worker
+        worker = Worker(settings or run_settings, tmp_path)
+        workers.append(worker)  # stopped at teardown even if it never gets ready
+        return worker.start()
 
     yield start
     for worker in workers:

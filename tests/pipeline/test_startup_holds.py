@@ -36,49 +36,57 @@ def _burst_meets_joining_worker(settings, tmp_path, run: int, datadir=None) -> W
         for topic, key, value in burst.reference():
             feed.send(topic, key, value)
         feed.flush()
-        seen_before = {s.offset for s in feed.read_all("situations")} if datadir else set()
+        seen_before = {(r.partition, r.offset) for r in feed.read_all("situations")} if datadir else set()
         worker = Worker(settings, tmp_path)
         if datadir is not None:
             worker.datadir = datadir  # the state of the worker before it on this machine
         super(Worker, worker).start()  # not waiting for it to be ready: the burst meets it joining
-        delay = float(os.environ.get("SITAWARE_STARTUP_DELAY_S", DELAYS_S[run % len(DELAYS_S)]))
-        time.sleep(delay)  # the joining phase this run meets (not a wait for a condition)
-        for topic, key, value in burst.feeds():
-            feed.send(topic, key, value)
-        feed.flush()
-        sent_at = time.monotonic()
-        want = burst.expected()
-
-        def situations():
-            return [json.loads(r.value) for r in feed.read_all("situations") if (r.partition, r.offset) not in seen_before]
-
-        def complete():
-            got = Counter(burst.occurrence(s) for s in situations())
-            return all(got[k] >= n for k, n in want.items())
-
         try:
-            poll(complete, timeout=WITHIN_S + 90, interval=1.0, message="every expected situation")
-        finally:
-            took = time.monotonic() - sent_at
-            found = situations()
-            got = Counter(burst.occurrence(s) for s in found)
-            missing = {k: n for k, n in want.items() if got[k] < n}
-            health = worker.health() or {}
-            assert not missing, (
-                f"run {run}: missing after {took:.0f}s: {sorted(missing)}; "
-                f"stream time {health.get('stream_time')}, holds {health.get('holds')}; "
-                f"late {[(r.key, dict(r.headers).get('dlq.origin.topic')) for r in feed.read_all('late-events')]}; "
-                f"dead {[(r.key, dict(r.headers).get('dlq.error.class')) for r in feed.read_all('dead-letters')]}; "
-                f"log {worker.log}")
-        assert took <= WITHIN_S, f"run {run}: the last expected situation came {took:.0f}s after the burst"
-        # Each occurrence once: one event_id, sent once (no run here has a fault).
-        ids = Counter(s["event_id"] for s in found if burst.occurrence(s) in want)
-        assert all(n == 1 for n in ids.values()), {i: n for i, n in ids.items() if n > 1}
-        assert Counter(burst.occurrence(s) for s in found if burst.occurrence(s) in want) == want
-        assert not feed.read_all("dead-letters")
-        return worker
+            return _meet(burst, feed, worker, run, seen_before)
+        except BaseException:
+            worker.stop()  # a failed run leaves no worker behind to load the next ones
+            raise
     finally:
         feed.close()
+
+
+def _meet(burst, feed, worker, run, seen_before) -> Worker:
+    delay = float(os.environ.get("SITAWARE_STARTUP_DELAY_S", DELAYS_S[run % len(DELAYS_S)]))
+    time.sleep(delay)  # the joining phase this run meets (not a wait for a condition)
+    for topic, key, value in burst.feeds():
+        feed.send(topic, key, value)
+    feed.flush()
+    sent_at = time.monotonic()
+    want = burst.expected()
+
+    def situations():
+        return [json.loads(r.value) for r in feed.read_all("situations") if (r.partition, r.offset) not in seen_before]
+
+    def complete():
+        got = Counter(burst.occurrence(s) for s in situations())
+        return all(got[k] >= n for k, n in want.items())
+
+    try:
+        poll(complete, timeout=WITHIN_S + 90, interval=1.0, message="every expected situation")
+    finally:
+        took = time.monotonic() - sent_at
+        found = situations()
+        got = Counter(burst.occurrence(s) for s in found)
+        missing = {k: n for k, n in want.items() if got[k] < n}
+        health = worker.health() or {}
+        assert not missing, (
+            f"run {run}: missing after {took:.0f}s: {sorted(missing)}; "
+            f"stream time {health.get('stream_time')}, holds {health.get('holds')}; "
+            f"late {[(r.key, dict(r.headers).get('dlq.origin.topic')) for r in feed.read_all('late-events')]}; "
+            f"dead {[(r.key, dict(r.headers).get('dlq.error.class')) for r in feed.read_all('dead-letters')]}; "
+            f"log {worker.log}")
+    assert took <= WITHIN_S, f"run {run}: the last expected situation came {took:.0f}s after the burst"
+    # Each occurrence once: one event_id, sent once (no run here has a fault).
+    ids = Counter(s["event_id"] for s in found if burst.occurrence(s) in want)
+    assert all(n == 1 for n in ids.values()), {i: n for i, n in ids.items() if n > 1}
+    assert Counter(burst.occurrence(s) for s in found if burst.occurrence(s) in want) == want
+    assert not feed.read_all("dead-letters")
+    return worker
 
 
 @pytest.mark.parametrize("run", range(RUNS))
